@@ -1,0 +1,4 @@
+//! cm-decode (being written).
+#![forbid(unsafe_code)]
+
+fn main() {}

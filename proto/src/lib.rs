@@ -1,0 +1,25 @@
+//! cm-proto: the protocol core of cm, with no I/O.
+//!
+//! Callers feed this crate bytes, results and the current time; it answers with what
+//! should happen next. The same code therefore runs under a blocking client, an async
+//! runtime, a browser and a fuzzer.
+//!
+//! In scope: Server-Sent Events parsing ([`sse`]), an HTTP/1.1 codec ([`http`]), the
+//! provider-neutral conversation model ([`message`]), and the wire formats of the model
+//! providers ([`provider`]): request builders, stream decoders, error classification.
+//!
+//! Out of scope: sockets, TLS, files, processes, threads, clocks and randomness. Time
+//! arrives as a value ([`time`]); entropy and hashes are passed in by the caller.
+//!
+//! A typical stream: bytes → [`sse::Parser`] → [`sse::Event`] → a provider's
+//! `StreamDecoder` → [`provider::StreamEvent`]s → [`provider::MessageAssembler`] →
+//! a finished assistant [`message::Message`].
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod http;
+pub mod message;
+pub mod provider;
+pub mod sse;
+pub mod time;
+pub mod tool;
