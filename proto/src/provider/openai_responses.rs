@@ -1136,7 +1136,7 @@ mod tests {
                     StreamEvent::Stop { reason, .. } => Some(reason),
                     _ => None,
                 })
-                .last()
+                .next_back()
         };
         let incomplete = |reason: &str| {
             format!(
