@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 /// A monotonic instant in milliseconds since an epoch chosen by the driver.
 ///
 /// Only differences between two `Millis` from the same driver are meaningful.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub struct Millis(pub u64);
 
 impl Millis {
@@ -24,7 +26,9 @@ impl Millis {
 }
 
 /// Wall-clock time in milliseconds since 1970-01-01T00:00:00Z, for records on disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct UnixMillis(pub u64);
 

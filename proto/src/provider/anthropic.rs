@@ -7,7 +7,12 @@ use crate::sse;
 /// Builds the request.
 pub fn build_request(endpoint: &Endpoint, request: &ChatRequest) -> Request {
     let _ = request;
-    Request { method: Method::Post, url: endpoint.base_url.clone(), headers: Headers::new(), body: Vec::new() }
+    Request {
+        method: Method::Post,
+        url: endpoint.base_url.clone(),
+        headers: Headers::new(),
+        body: Vec::new(),
+    }
 }
 
 /// Decodes a body.
@@ -27,11 +32,17 @@ pub struct StreamDecoder {}
 
 impl StreamDecoder {
     /// A new decoder.
-    pub fn new() -> StreamDecoder { StreamDecoder {} }
+    pub fn new() -> StreamDecoder {
+        StreamDecoder {}
+    }
 }
 
 impl super::StreamDecoder for StreamDecoder {
-    fn decode(&mut self, event: &sse::Event, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
+    fn decode(
+        &mut self,
+        event: &sse::Event,
+        out: &mut Vec<StreamEvent>,
+    ) -> Result<(), DecodeError> {
         let _ = (event, out);
         Ok(())
     }

@@ -46,10 +46,7 @@ pub struct AssembledMessage {
 enum PartBuilder {
     Text(String),
     Reasoning(Reasoning),
-    ToolCall {
-        call: ToolCall,
-        ended: bool,
-    },
+    ToolCall { call: ToolCall, ended: bool },
 }
 
 impl MessageAssembler {
@@ -167,7 +164,12 @@ impl MessageAssembler {
     /// The message so far, without consuming the assembler (for a partial on abort).
     pub fn snapshot(&self) -> AssembledMessage {
         let mut result = self.result.clone();
-        result.message.parts = self.parts.iter().flatten().filter_map(finish_part).collect();
+        result.message.parts = self
+            .parts
+            .iter()
+            .flatten()
+            .filter_map(finish_part)
+            .collect();
         result
     }
 
@@ -288,7 +290,10 @@ mod tests {
         let calls: Vec<_> = done.message.tool_calls().collect();
         assert_eq!(calls.len(), 1);
         assert_eq!(calls[0].arguments, r#"{"path":"a"}"#);
-        assert_eq!(calls[0].origin.model, "claude-x", "model from the stream wins");
+        assert_eq!(
+            calls[0].origin.model, "claude-x",
+            "model from the stream wins"
+        );
         match &done.message.parts[0] {
             Part::Reasoning(r) => {
                 assert_eq!(r.text, "let me think");
@@ -314,7 +319,10 @@ mod tests {
             arguments: "garbage".into(),
         });
         let done = a.finish();
-        assert_eq!(done.message.tool_calls().next().unwrap().arguments, "{\"x\":1}");
+        assert_eq!(
+            done.message.tool_calls().next().unwrap().arguments,
+            "{\"x\":1}"
+        );
         assert!(!done.complete, "no End event");
     }
 

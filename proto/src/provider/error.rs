@@ -150,9 +150,7 @@ fn kind_from_code(code: &str) -> Option<ErrorKind> {
         }
         "permission_error" | "permission_denied" | "PERMISSION_DENIED" => ErrorKind::Permission,
         "not_found_error" | "model_not_found" | "NOT_FOUND" => ErrorKind::NotFound,
-        "rate_limit_error" | "rate_limit_exceeded" | "RESOURCE_EXHAUSTED" => {
-            ErrorKind::RateLimited
-        }
+        "rate_limit_error" | "rate_limit_exceeded" | "RESOURCE_EXHAUSTED" => ErrorKind::RateLimited,
         "insufficient_quota" | "billing_error" => ErrorKind::QuotaExceeded,
         "overloaded_error" | "overloaded" | "UNAVAILABLE" => ErrorKind::Overloaded,
         "request_too_large" => ErrorKind::RequestTooLarge,
@@ -311,12 +309,18 @@ mod tests {
             Some(2000)
         );
         assert_eq!(
-            retry_after_ms(&headers(&[("retry-after", "0.5"), ("retry-after-ms", "120")])),
+            retry_after_ms(&headers(&[
+                ("retry-after", "0.5"),
+                ("retry-after-ms", "120")
+            ])),
             Some(120),
             "retry-after-ms wins"
         );
         assert_eq!(
-            retry_after_ms(&headers(&[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")])),
+            retry_after_ms(&headers(&[(
+                "retry-after",
+                "Wed, 21 Oct 2015 07:28:00 GMT"
+            )])),
             None
         );
         assert_eq!(retry_after_ms(&headers(&[("retry-after", "-3")])), None);

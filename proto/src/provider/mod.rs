@@ -271,7 +271,10 @@ impl std::fmt::Display for DecodeError {
                 event,
                 offset,
                 error,
-            } => write!(f, "invalid JSON in `{event}` event at byte {offset}: {error}"),
+            } => write!(
+                f,
+                "invalid JSON in `{event}` event at byte {offset}: {error}"
+            ),
             DecodeError::MissingField { event, field } => {
                 write!(f, "`{event}` lacks the required field `{field}`")
             }
@@ -371,9 +374,7 @@ impl WireFormat {
         match self {
             WireFormat::Anthropic => anthropic::classify_error(status, headers, body),
             WireFormat::OpenaiChat => openai_chat::classify_error(status, headers, body),
-            WireFormat::OpenaiResponses => {
-                openai_responses::classify_error(status, headers, body)
-            }
+            WireFormat::OpenaiResponses => openai_responses::classify_error(status, headers, body),
         }
     }
 }
