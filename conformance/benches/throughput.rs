@@ -41,9 +41,16 @@ const CASES: [Case; 3] = [
 
 fn main() {
     let dir = std::env::var("CM_FIXTURES_DIR").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/recorded").to_string()
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/fixtures/recorded"
+        )
+        .to_string()
     });
-    println!("chunk {CHUNK} bytes, at least {} MB per stream, median of {RUNS} runs", TARGET_BYTES / 1_000_000);
+    println!(
+        "chunk {CHUNK} bytes, at least {} MB per stream, median of {RUNS} runs",
+        TARGET_BYTES / 1_000_000
+    );
     for case in &CASES {
         let path = format!("{dir}/{}", case.fixture);
         let one = std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
@@ -63,7 +70,10 @@ fn main() {
             let secs = start.elapsed().as_secs_f64();
             rates.push(input.len() as f64 / secs / 1e6);
         }
-        assert_eq!(responses, copies, "every repeated response must decode to its end");
+        assert_eq!(
+            responses, copies,
+            "every repeated response must decode to its end"
+        );
         rates.sort_by(|a, b| a.total_cmp(b));
         println!(
             "{:<30} {:>7.1} MB/s median (min {:.1}, max {:.1}); {:.1} MB, {} responses",
@@ -87,14 +97,18 @@ fn decode_all(format: WireFormat, input: &[u8]) -> usize {
     let mut complete = 0;
     for chunk in input.chunks(CHUNK) {
         sse_events.clear();
-        parser.feed(chunk, &mut sse_events).expect("fixture is valid SSE");
+        parser
+            .feed(chunk, &mut sse_events)
+            .expect("fixture is valid SSE");
         for event in &sse_events {
             events.clear();
             decoder.decode(event, &mut events).expect("fixture decodes");
             for e in &events {
                 assembler.push(e);
                 if matches!(e, StreamEvent::End) {
-                    let done = std::mem::replace(&mut assembler, MessageAssembler::new(Origin::default())).finish();
+                    let done =
+                        std::mem::replace(&mut assembler, MessageAssembler::new(Origin::default()))
+                            .finish();
                     assert!(done.complete);
                     std::hint::black_box(done);
                     decoder = format.stream_decoder();
