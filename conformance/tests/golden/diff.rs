@@ -41,7 +41,10 @@ pub fn lines(expected: &str, actual: &str) -> String {
     let total = out.len();
     if total > MAX_OUTPUT_LINES {
         out.truncate(MAX_OUTPUT_LINES);
-        out.push(format!("   ... {} more diff lines", total - MAX_OUTPUT_LINES));
+        out.push(format!(
+            "   ... {} more diff lines",
+            total - MAX_OUTPUT_LINES
+        ));
     }
     out.join("\n")
 }
@@ -101,16 +104,8 @@ fn diff_marks_changed_lines_with_their_numbers() {
     assert_eq!(
         lines(golden, output),
         [
-            "     2 b",
-            "     3 c",
-            "-    4 d",
-            "+    4 D",
-            "     5 e",
-            "     6 f",
-            "   ...",
-            "     9 i",
-            "    10 j",
-            "+   11 k",
+            "     2 b", "     3 c", "-    4 d", "+    4 D", "     5 e", "     6 f", "   ...",
+            "     9 i", "    10 j", "+   11 k",
         ]
         .join("\n")
     );

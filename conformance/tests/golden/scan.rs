@@ -157,10 +157,15 @@ pub fn anthropic_stream(events: &[sse::Event]) -> Expected {
     let mut tool_blocks: Vec<(String, bool, Value)> = Vec::new();
     for (event, payload) in payloads(events) {
         let kind = str_at(&payload, "/type").unwrap_or_default();
-        let index = payload.get("index").map(Value::to_string).unwrap_or_default();
+        let index = payload
+            .get("index")
+            .map(Value::to_string)
+            .unwrap_or_default();
         match kind {
             "message_start" => usage.merge(&payload["message"]["usage"]),
-            "content_block_start" if str_at(&payload, "/content_block/type") == Some("tool_use") => {
+            "content_block_start"
+                if str_at(&payload, "/content_block/type") == Some("tool_use") =>
+            {
                 let block = &payload["content_block"];
                 let call = keyed.call(index.clone());
                 call.id = str_at(block, "/id").unwrap_or_default().to_string();
@@ -239,9 +244,11 @@ pub fn anthropic_body(body: &Value) -> Expected {
 // ---------------------------------------------------------------------------------------
 // OpenAI Chat Completions
 
-/// Chat `finish_reason`s in cm's words.
-fn chat_stop(reason: &str) -> String {
+/// Chat `finish_reason`s in cm's words; a choice that answered with a refusal and then
+/// stopped normally stopped by refusing (as in the Responses API).
+fn chat_stop(reason: &str, refused: bool) -> String {
     match reason {
+        "stop" if refused => "refusal",
         "stop" => "end_turn",
         "length" => "max_tokens",
         "tool_calls" | "function_call" => "tool_use",
@@ -251,34 +258,40 @@ fn chat_stop(reason: &str) -> String {
     .to_string()
 }
 
-/// A Chat `usage` object in cm's terms: cached prompt tokens are not `input_tokens`.
+/// A Chat `usage` object in cm's terms: cached prompt tokens are not `input_tokens`, and
+/// reasoning is part of `output_tokens`. Most servers count reasoning inside
+/// `completion_tokens`; xAI leaves it out, which its `total_tokens` shows
+/// (prompt + completion + reasoning = total), and then it is added back.
 fn chat_usage(usage: &Value) -> Usage {
     let prompt = u64_at(usage, "/prompt_tokens").unwrap_or(0);
     let cached = u64_at(usage, "/prompt_tokens_details/cached_tokens")
         .or_else(|| u64_at(usage, "/prompt_cache_hit_tokens"))
         .unwrap_or(0);
     let written = u64_at(usage, "/prompt_tokens_details/cache_write_tokens").unwrap_or(0);
+    let completion = u64_at(usage, "/completion_tokens").unwrap_or(0);
+    let reasoning = u64_at(usage, "/completion_tokens_details/reasoning_tokens").unwrap_or(0);
+    let reasoning_left_out =
+        reasoning > 0 && u64_at(usage, "/total_tokens") == Some(prompt + completion + reasoning);
     Usage {
         input_tokens: prompt.saturating_sub(cached).saturating_sub(written),
-        output_tokens: u64_at(usage, "/completion_tokens").unwrap_or(0),
+        output_tokens: if reasoning_left_out {
+            completion + reasoning
+        } else {
+            completion
+        },
         cache_read_tokens: cached,
         cache_write_tokens: written,
-        reasoning_tokens: u64_at(usage, "/completion_tokens_details/reasoning_tokens")
-            .unwrap_or(0),
+        reasoning_tokens: reasoning,
     }
 }
 
-/// Which Chat delta fields count as answer text.
-#[derive(Debug, Clone, Copy)]
-pub struct ChatText {
-    /// Whether `delta.refusal` / `message.refusal` is shown as text.
-    pub refusal_as_text: bool,
-}
-
 /// Scans an OpenAI Chat Completions stream up to `[DONE]`.
-pub fn chat_stream(events: &[sse::Event], rules: ChatText) -> Expected {
+///
+/// A refusal (`delta.refusal`) is answer text, as cm shows it.
+pub fn chat_stream(events: &[sse::Event]) -> Expected {
     let mut expected = Expected::default();
     let mut keyed = Keyed::default();
+    let mut refused: Vec<String> = Vec::new();
     for event in events {
         if event.data.trim() == "[DONE]" {
             break;
@@ -293,7 +306,10 @@ pub fn chat_stream(events: &[sse::Event], rules: ChatText) -> Expected {
             expected.usage = Some(chat_usage(usage));
         }
         for choice in chunk["choices"].as_array().into_iter().flatten() {
-            let c = choice.get("index").map(Value::to_string).unwrap_or_default();
+            let c = choice
+                .get("index")
+                .map(Value::to_string)
+                .unwrap_or_default();
             let delta = &choice["delta"];
             match &delta["content"] {
                 Value::String(text) => keyed.text(c.clone(), text),
@@ -307,12 +323,15 @@ pub fn chat_stream(events: &[sse::Event], rules: ChatText) -> Expected {
                 }
                 _ => {}
             }
-            if rules.refusal_as_text {
-                if let Some(refusal) = str_at(delta, "/refusal") {
-                    keyed.text(c.clone(), refusal);
-                }
+            if let Some(refusal) = str_at(delta, "/refusal").filter(|r| !r.is_empty()) {
+                refused.push(c.clone());
+                keyed.text(c.clone(), refusal);
             }
-            for (position, call) in delta["tool_calls"].as_array().into_iter().flatten().enumerate()
+            for (position, call) in delta["tool_calls"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
             {
                 let t = match call.get("index") {
                     Some(index) => index.to_string(),
@@ -330,7 +349,7 @@ pub fn chat_stream(events: &[sse::Event], rules: ChatText) -> Expected {
                 }
             }
             if let Some(reason) = str_at(choice, "/finish_reason") {
-                expected.stop = Some((chat_stop(reason), None));
+                expected.stop = Some((chat_stop(reason, refused.contains(&c)), None));
             }
         }
     }
@@ -339,7 +358,7 @@ pub fn chat_stream(events: &[sse::Event], rules: ChatText) -> Expected {
 }
 
 /// Scans a non-streaming OpenAI Chat Completions body.
-pub fn chat_body(body: &Value, rules: ChatText) -> Expected {
+pub fn chat_body(body: &Value) -> Expected {
     let mut expected = Expected {
         error: error_message(body),
         usage: body.get("usage").filter(|u| u.is_object()).map(chat_usage),
@@ -347,24 +366,35 @@ pub fn chat_body(body: &Value, rules: ChatText) -> Expected {
     };
     let mut keyed = Keyed::default();
     for choice in body["choices"].as_array().into_iter().flatten() {
-        let c = choice.get("index").map(Value::to_string).unwrap_or_default();
+        let c = choice
+            .get("index")
+            .map(Value::to_string)
+            .unwrap_or_default();
         let message = &choice["message"];
         if let Some(text) = str_at(message, "/content") {
             keyed.text(c.clone(), text);
         }
-        if rules.refusal_as_text {
-            if let Some(refusal) = str_at(message, "/refusal") {
-                keyed.text(c.clone(), refusal);
-            }
+        let refusal = str_at(message, "/refusal").filter(|r| !r.is_empty());
+        if let Some(refusal) = refusal {
+            keyed.text(c.clone(), refusal);
         }
-        for (t, call) in message["tool_calls"].as_array().into_iter().flatten().enumerate() {
+        for (t, call) in message["tool_calls"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             let entry = keyed.call(format!("{c}/{t}"));
             entry.id = str_at(call, "/id").unwrap_or_default().to_string();
-            entry.name = str_at(call, "/function/name").unwrap_or_default().to_string();
-            entry.arguments = str_at(call, "/function/arguments").unwrap_or_default().to_string();
+            entry.name = str_at(call, "/function/name")
+                .unwrap_or_default()
+                .to_string();
+            entry.arguments = str_at(call, "/function/arguments")
+                .unwrap_or_default()
+                .to_string();
         }
         if let Some(reason) = str_at(choice, "/finish_reason") {
-            expected.stop = Some((chat_stop(reason), None));
+            expected.stop = Some((chat_stop(reason, refusal.is_some()), None));
         }
     }
     keyed.into_expected(&mut expected);
@@ -388,10 +418,16 @@ fn responses_usage(usage: &Value) -> Usage {
 }
 
 /// The stop reason a finished response implies: Responses has no stop reason of its own,
-/// so a completed response that made function calls stopped for tool use.
-fn responses_stop(response: &Value, made_calls: bool) -> Option<(String, Option<String>)> {
+/// so a completed response that made function calls stopped for tool use, and one that
+/// streamed a refusal stopped by refusing.
+fn responses_stop(
+    response: &Value,
+    made_calls: bool,
+    refused: bool,
+) -> Option<(String, Option<String>)> {
     let reason = match str_at(response, "/status")? {
         "completed" if made_calls => "tool_use".to_string(),
+        "completed" if refused => "refusal".to_string(),
         "completed" => "end_turn".to_string(),
         "incomplete" => match str_at(response, "/incomplete_details/reason") {
             Some("max_output_tokens") => "max_tokens".to_string(),
@@ -410,12 +446,18 @@ pub fn responses_stream(events: &[sse::Event]) -> Expected {
     let mut keyed = Keyed::default();
     // Per function-call output_index: whether `function_call_arguments.done` was seen.
     let mut final_arguments: Vec<String> = Vec::new();
+    let mut refused = false;
     for (_, payload) in payloads(events) {
         let kind = str_at(&payload, "/type").unwrap_or_default();
-        let output = payload.get("output_index").map(Value::to_string).unwrap_or_default();
+        let output = payload
+            .get("output_index")
+            .map(Value::to_string)
+            .unwrap_or_default();
         let item = &payload["item"];
         match kind {
-            "response.output_text.delta" => {
+            // A refusal is shown as answer text.
+            "response.output_text.delta" | "response.refusal.delta" => {
+                refused |= kind == "response.refusal.delta";
                 let content = payload.get("content_index").map(Value::to_string);
                 let key = format!("{output}/{}", content.unwrap_or_default());
                 keyed.text(key, str_at(&payload, "/delta").unwrap_or_default());
@@ -454,7 +496,7 @@ pub fn responses_stream(events: &[sse::Event]) -> Expected {
                 if let Some(message) = str_at(response, "/error/message") {
                     expected.error = Some(message.trim().to_string());
                 }
-                expected.stop = responses_stop(response, !keyed.calls.is_empty());
+                expected.stop = responses_stop(response, !keyed.calls.is_empty(), refused);
                 break;
             }
             _ => {}
@@ -468,17 +510,29 @@ pub fn responses_stream(events: &[sse::Event]) -> Expected {
 pub fn responses_body(body: &Value) -> Expected {
     let mut expected = Expected {
         error: error_message(body),
-        usage: body.get("usage").filter(|u| u.is_object()).map(responses_usage),
+        usage: body
+            .get("usage")
+            .filter(|u| u.is_object())
+            .map(responses_usage),
         ..Expected::default()
     };
     let mut keyed = Keyed::default();
+    let mut refused = false;
     for (o, item) in body["output"].as_array().into_iter().flatten().enumerate() {
         match str_at(item, "/type") {
             Some("message") => {
                 for (c, content) in item["content"].as_array().into_iter().flatten().enumerate() {
-                    if str_at(content, "/type") == Some("output_text") {
-                        let text = str_at(content, "/text").unwrap_or_default();
-                        keyed.text(format!("{o}/{c}"), text);
+                    match str_at(content, "/type") {
+                        Some("output_text") => {
+                            let text = str_at(content, "/text").unwrap_or_default();
+                            keyed.text(format!("{o}/{c}"), text);
+                        }
+                        Some("refusal") => {
+                            refused = true;
+                            let text = str_at(content, "/refusal").unwrap_or_default();
+                            keyed.text(format!("{o}/{c}"), text);
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -491,7 +545,7 @@ pub fn responses_body(body: &Value) -> Expected {
             _ => {}
         }
     }
-    expected.stop = responses_stop(body, !keyed.calls.is_empty());
+    expected.stop = responses_stop(body, !keyed.calls.is_empty(), refused);
     keyed.into_expected(&mut expected);
     expected
 }
