@@ -17,8 +17,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod config;
 pub mod http;
 pub mod message;
+pub mod permission;
 pub mod provider;
 pub mod sse;
 pub mod time;
