@@ -216,10 +216,11 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de> {
         visitor: V,
     ) -> Result<V::Value, SchemaError> {
         match &self.0.value {
-            Value::Array(_) => Err(
-                <SchemaError as de::Error>::invalid_type(de::Unexpected::Seq, &visitor)
-                    .located(self.0.at),
-            ),
+            Value::Array(_) => Err(<SchemaError as de::Error>::invalid_type(
+                de::Unexpected::Seq,
+                &visitor,
+            )
+            .located(self.0.at)),
             _ => self.deserialize_any(visitor),
         }
     }

@@ -114,10 +114,9 @@ impl fmt::Display for SyntaxErrorKind {
             SyntaxErrorKind::UnclosedString => {
                 write!(f, "this string is never closed; add the closing `\"`")
             }
-            SyntaxErrorKind::InvalidEscape => write!(
-                f,
-                "invalid escape in a string; write a backslash as `\\\\`"
-            ),
+            SyntaxErrorKind::InvalidEscape => {
+                write!(f, "invalid escape in a string; write a backslash as `\\\\`")
+            }
             SyntaxErrorKind::ControlCharacterInString => write!(
                 f,
                 "a string holds a raw control character; write it as `\\n` or `\\t`"
@@ -126,7 +125,10 @@ impl fmt::Display for SyntaxErrorKind {
                 write!(f, "invalid number; write it like `42` or `0.5`")
             }
             SyntaxErrorKind::DuplicateKey { key } => {
-                write!(f, "the key \"{key}\" appears twice in this object; keep one")
+                write!(
+                    f,
+                    "the key \"{key}\" appears twice in this object; keep one"
+                )
             }
             SyntaxErrorKind::TooDeep => {
                 write!(f, "nested more than {MAX_DEPTH} levels deep")
@@ -166,7 +168,10 @@ impl Parser<'_> {
     }
 
     fn unexpected(&self, expected: &'static str) -> SyntaxError {
-        let found = self.text.get(self.pos..).and_then(|rest| rest.chars().next());
+        let found = self
+            .text
+            .get(self.pos..)
+            .and_then(|rest| rest.chars().next());
         self.error(self.pos, SyntaxErrorKind::Unexpected { expected, found })
     }
 
@@ -185,9 +190,7 @@ impl Parser<'_> {
                         let start = self.pos;
                         match self.text[self.pos + 2..].find("*/") {
                             Some(end) => self.pos += 2 + end + 2,
-                            None => {
-                                return Err(self.error(start, SyntaxErrorKind::UnclosedComment))
-                            }
+                            None => return Err(self.error(start, SyntaxErrorKind::UnclosedComment)),
                         }
                     }
                     _ => return Ok(()),
@@ -499,11 +502,17 @@ mod tests {
 
     #[test]
     fn numbers_keep_integers_exact() {
-        assert_eq!(value("18446744073709551615"), Value::Number(Number::Unsigned(u64::MAX)));
+        assert_eq!(
+            value("18446744073709551615"),
+            Value::Number(Number::Unsigned(u64::MAX))
+        );
         assert_eq!(value("-5"), Value::Number(Number::Signed(-5)));
         assert_eq!(value("0.5"), Value::Number(Number::Float(0.5)));
         assert_eq!(value("1e3"), Value::Number(Number::Float(1000.0)));
-        assert_eq!(value("99999999999999999999"), Value::Number(Number::Float(1e20)));
+        assert_eq!(
+            value("99999999999999999999"),
+            Value::Number(Number::Float(1e20))
+        );
         for bad in ["01", "1.", "-", "1e", "1x", ".5", "+1"] {
             assert!(parse(bad).is_err(), "{bad}");
         }
@@ -568,7 +577,14 @@ mod tests {
             }),
         ];
         for (text, at, kind) in cases {
-            assert_eq!(error(text), SyntaxError { at: *at, kind: kind.clone() }, "{text}");
+            assert_eq!(
+                error(text),
+                SyntaxError {
+                    at: *at,
+                    kind: kind.clone()
+                },
+                "{text}"
+            );
         }
     }
 

@@ -31,7 +31,11 @@ impl Layer {
         replace(&mut self.schema, later.schema);
         replace(&mut self.model, later.model);
         merge_map(&mut self.provider, later.provider, ProviderConfig::merge);
-        merge_map(&mut self.permission, later.permission, PermissionSetting::merge);
+        merge_map(
+            &mut self.permission,
+            later.permission,
+            PermissionSetting::merge,
+        );
         self.limits.merge(later.limits);
     }
 }

@@ -22,9 +22,7 @@ use serde::de::{Deserialize, Deserializer, Visitor};
 
 pub use de::Problem;
 pub use jsonc::SyntaxErrorKind;
-pub use schema::{
-    Api, Layer, Limits, ModelConfig, PermissionSetting, PriceConfig, ProviderConfig,
-};
+pub use schema::{Api, Layer, Limits, ModelConfig, PermissionSetting, PriceConfig, ProviderConfig};
 
 use crate::permission::Rules;
 
@@ -144,7 +142,9 @@ fn example(path: &[String]) -> Option<&'static str> {
     Some(match path.as_slice() {
         [] => r#"{"model": "anthropic/claude-sonnet-4-5"}"#,
         ["model"] => r#""anthropic/claude-sonnet-4-5""#,
-        ["provider"] => r#"{"ollama": {"api": "openai-chat", "base_url": "http://localhost:11434/v1"}}"#,
+        ["provider"] => {
+            r#"{"ollama": {"api": "openai-chat", "base_url": "http://localhost:11434/v1"}}"#
+        }
         ["provider", _] => r#"{"api": "openai-chat", "base_url": "http://localhost:11434/v1"}"#,
         ["provider", _, "api"] => r#""openai-chat""#,
         ["provider", _, "base_url"] => r#""http://localhost:11434/v1""#,
@@ -335,10 +335,7 @@ impl fmt::Display for EnvError {
 impl std::error::Error for EnvError {}
 
 /// Replaces every `{env:VAR}` in `text` with `lookup(VAR)`; other text stays as is.
-pub fn expand_env(
-    text: &str,
-    lookup: impl Fn(&str) -> Option<String>,
-) -> Result<String, EnvError> {
+pub fn expand_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, EnvError> {
     const OPEN: &str = "{env:";
     let mut out = String::with_capacity(text.len());
     let mut rest = text;

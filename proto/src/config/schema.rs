@@ -153,7 +153,10 @@ impl<'de> Deserialize<'de> for PermissionSetting {
                     .ok_or_else(|| E::unknown_variant(text, &["allow", "ask", "deny"]))
             }
 
-            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<PermissionSetting, M::Error> {
+            fn visit_map<M: MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> Result<PermissionSetting, M::Error> {
                 let mut patterns: Vec<(String, Action)> = Vec::new();
                 while let Some((pattern, action)) = map.next_entry::<String, Action>()? {
                     patterns.retain(|(p, _)| *p != pattern);

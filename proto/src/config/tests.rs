@@ -41,15 +41,24 @@ fn a_full_config_with_comments_and_trailing_commas() {
     );
     let ollama = &layer.provider["ollama"];
     assert_eq!(ollama.api, Some(Api::OpenaiChat));
-    assert_eq!(ollama.base_url.as_deref(), Some("http://localhost:11434/v1"));
+    assert_eq!(
+        ollama.base_url.as_deref(),
+        Some("http://localhost:11434/v1")
+    );
     // Kept as written; the caller expands it.
     assert_eq!(ollama.api_key.as_deref(), Some("{env:OLLAMA_KEY}"));
     assert_eq!(ollama.headers["X-Title"], "cm");
     let qwen = &ollama.models["qwen3"];
     assert_eq!((qwen.context, qwen.output), (Some(32768), Some(8192)));
     let price = qwen.price.clone().unwrap();
-    assert_eq!((price.input, price.output, price.cache_read), (Some(0.0), Some(0.5), None));
-    assert_eq!(layer.permission["edit"], PermissionSetting::Action(Action::Allow));
+    assert_eq!(
+        (price.input, price.output, price.cache_read),
+        (Some(0.0), Some(0.5), None)
+    );
+    assert_eq!(
+        layer.permission["edit"],
+        PermissionSetting::Action(Action::Allow)
+    );
     assert_eq!(
         layer.permission["bash"],
         PermissionSetting::Patterns(vec![
@@ -59,7 +68,11 @@ fn a_full_config_with_comments_and_trailing_commas() {
     );
     let config = Config::from_layers([layer]);
     assert_eq!(
-        (config.max_steps(), config.retries(), config.idle_timeout_ms()),
+        (
+            config.max_steps(),
+            config.retries(),
+            config.idle_timeout_ms()
+        ),
         (20, 3, 30_000)
     );
 }
@@ -233,7 +246,10 @@ fn later_layers_win_key_by_key() {
     }"#,
     );
     let config = Config::from_layers([global, project]);
-    assert_eq!(config.model().map(ToString::to_string).as_deref(), Some("openai/gpt-5"));
+    assert_eq!(
+        config.model().map(ToString::to_string).as_deref(),
+        Some("openai/gpt-5")
+    );
     let anthropic = config.provider("anthropic").unwrap();
     assert_eq!(anthropic.api_key.as_deref(), Some("{env:A}"));
     assert_eq!(anthropic.base_url.as_deref(), Some("http://127.0.0.1:9"));
@@ -261,7 +277,10 @@ fn later_layers_win_key_by_key() {
     let rules = config.permission_rules();
     assert_eq!(rules.evaluate("bash", "git status").action, Action::Ask);
     assert_eq!(rules.evaluate("bash", "rm x").action, Action::Deny);
-    assert_eq!(rules.evaluate("webfetch", "https://docs.rs/x").action, Action::Deny);
+    assert_eq!(
+        rules.evaluate("webfetch", "https://docs.rs/x").action,
+        Action::Deny
+    );
 }
 
 #[test]
@@ -276,7 +295,10 @@ fn env_references_expand_through_the_lookup() {
         expand_env("Bearer {env:KEY}/{env:EMPTY}!", lookup),
         Ok("Bearer sk-123/!".into())
     );
-    assert_eq!(expand_env("no refs {here}", lookup), Ok("no refs {here}".into()));
+    assert_eq!(
+        expand_env("no refs {here}", lookup),
+        Ok("no refs {here}".into())
+    );
     assert_eq!(
         expand_env("{env:MISSING}", lookup),
         Err(EnvError::Unset {

@@ -103,15 +103,15 @@ impl std::error::Error for NotSimple {}
 
 /// Shell keywords that change what the following words mean.
 const KEYWORDS: &[&str] = &[
-    "!", "if", "then", "else", "elif", "fi", "for", "while", "until", "do", "done", "case",
-    "esac", "select", "function", "coproc", "[[", "]]", "time",
+    "!", "if", "then", "else", "elif", "fi", "for", "while", "until", "do", "done", "case", "esac",
+    "select", "function", "coproc", "[[", "]]", "time",
 ];
 
 /// Commands whose arguments are themselves a command.
 const WRAPPERS: &[&str] = &[
-    "env", "command", "builtin", "exec", "nohup", "nice", "timeout", "sudo", "doas", "su",
-    "xargs", "eval", "source", ".", "sh", "bash", "zsh", "dash", "ksh", "fish", "busybox",
-    "setsid", "stdbuf", "watch", "parallel",
+    "env", "command", "builtin", "exec", "nohup", "nice", "timeout", "sudo", "doas", "su", "xargs",
+    "eval", "source", ".", "sh", "bash", "zsh", "dash", "ksh", "fish", "busybox", "setsid",
+    "stdbuf", "watch", "parallel",
 ];
 
 /// Splits a line into the simple commands it runs; this interim version accepts exactly
@@ -199,7 +199,9 @@ fn check_command_position(words: &[String]) -> Result<(), NotSimple> {
     if KEYWORDS.contains(&name.as_str()) {
         return Err(NotSimple::Keyword(name.clone()));
     }
-    let base = name.rsplit_once('/').map_or(name.as_str(), |(_, base)| base);
+    let base = name
+        .rsplit_once('/')
+        .map_or(name.as_str(), |(_, base)| base);
     if WRAPPERS.contains(&base) {
         return Err(NotSimple::Wrapper(base.to_string()));
     }
@@ -248,7 +250,10 @@ mod tests {
         assert_eq!(subject("echo 'a | b > c'"), Ok("echo a | b > c".into()));
         assert_eq!(subject("'r'm -rf /"), Ok("rm -rf /".into()));
         assert_eq!(subject("\"rm\" x"), Ok("rm x".into()));
-        assert_eq!(subject("git commit -m \"fix  it\""), Ok("git commit -m fix  it".into()));
+        assert_eq!(
+            subject("git commit -m \"fix  it\""),
+            Ok("git commit -m fix  it".into())
+        );
         assert_eq!(subject("rm ''"), Ok("rm ".into()));
     }
 
@@ -281,25 +286,46 @@ mod tests {
 
     #[test]
     fn quotes_that_cannot_be_split_safely_are_not_simple() {
-        assert_eq!(subject("echo \"$(rm x)\""), Err(NotSimple::QuotedExpansion('$')));
-        assert_eq!(subject("echo \"`rm x`\""), Err(NotSimple::QuotedExpansion('`')));
-        assert_eq!(subject("echo \"a\\\"b\""), Err(NotSimple::QuotedExpansion('\\')));
+        assert_eq!(
+            subject("echo \"$(rm x)\""),
+            Err(NotSimple::QuotedExpansion('$'))
+        );
+        assert_eq!(
+            subject("echo \"`rm x`\""),
+            Err(NotSimple::QuotedExpansion('`'))
+        );
+        assert_eq!(
+            subject("echo \"a\\\"b\""),
+            Err(NotSimple::QuotedExpansion('\\'))
+        );
         assert_eq!(subject("echo 'abc"), Err(NotSimple::UnclosedQuote('\'')));
         assert_eq!(subject("echo \"abc"), Err(NotSimple::UnclosedQuote('"')));
     }
 
     #[test]
     fn what_runs_another_command_is_not_simple() {
-        assert_eq!(subject("FOO=1 rm x"), Err(NotSimple::Assignment("FOO=1".into())));
+        assert_eq!(
+            subject("FOO=1 rm x"),
+            Err(NotSimple::Assignment("FOO=1".into()))
+        );
         assert_eq!(subject("! rm x"), Err(NotSimple::Keyword("!".into())));
         assert_eq!(subject("sudo rm x"), Err(NotSimple::Wrapper("sudo".into())));
-        assert_eq!(subject("/usr/bin/env rm x"), Err(NotSimple::Wrapper("env".into())));
-        assert_eq!(subject("bash -c 'rm x'"), Err(NotSimple::Wrapper("bash".into())));
+        assert_eq!(
+            subject("/usr/bin/env rm x"),
+            Err(NotSimple::Wrapper("env".into()))
+        );
+        assert_eq!(
+            subject("bash -c 'rm x'"),
+            Err(NotSimple::Wrapper("bash".into()))
+        );
         assert_eq!(
             subject("find . -exec rm x"),
             Err(NotSimple::Wrapper("find -exec".into()))
         );
-        assert_eq!(subject("/bin/r? x"), Err(NotSimple::GlobInName("/bin/r?".into())));
+        assert_eq!(
+            subject("/bin/r? x"),
+            Err(NotSimple::GlobInName("/bin/r?".into()))
+        );
         // Not in command position, these are plain words.
         assert_eq!(subject("echo a=b sudo !"), Ok("echo a=b sudo !".into()));
         assert_eq!(subject("ls *.rs"), Ok("ls *.rs".into()));

@@ -318,7 +318,9 @@ impl Rules {
         }
         // Only when bash allows everything could no part of the line be refused.
         let allows_everything = rules.iter().all(|r| r.action == Action::Allow)
-            && rules.iter().any(|r| !r.granted && r.pattern.chars().all(|c| c == '*'));
+            && rules
+                .iter()
+                .any(|r| !r.granted && r.pattern.chars().all(|c| c == '*'));
         if allows_everything {
             return Evaluation {
                 action: Action::Allow,

@@ -80,7 +80,10 @@ fn the_most_specific_pattern_decides() {
 #[test]
 fn question_marks_are_not_literal_characters() {
     // `ls -?` has 4 literal characters, `ls *` has 3.
-    let rules = rules(&[("bash", "ls -?", Action::Ask), ("bash", "ls *", Action::Allow)]);
+    let rules = rules(&[
+        ("bash", "ls -?", Action::Ask),
+        ("bash", "ls *", Action::Allow),
+    ]);
     assert_eq!(action(&rules, "bash", "ls -l"), Action::Ask);
     assert_eq!(action(&rules, "bash", "ls src"), Action::Allow);
 }
@@ -88,9 +91,15 @@ fn question_marks_are_not_literal_characters() {
 #[test]
 fn a_tie_in_specificity_goes_to_the_later_rule() {
     // Both have three literal characters.
-    let allow_last = rules(&[("bash", "* -r", Action::Ask), ("bash", "rm *", Action::Allow)]);
+    let allow_last = rules(&[
+        ("bash", "* -r", Action::Ask),
+        ("bash", "rm *", Action::Allow),
+    ]);
     assert_eq!(action(&allow_last, "bash", "rm -r"), Action::Allow);
-    let ask_last = rules(&[("bash", "rm *", Action::Allow), ("bash", "* -r", Action::Ask)]);
+    let ask_last = rules(&[
+        ("bash", "rm *", Action::Allow),
+        ("bash", "* -r", Action::Ask),
+    ]);
     assert_eq!(action(&ask_last, "bash", "rm -r"), Action::Ask);
     assert_eq!(ask_last.evaluate("bash", "rm -r").reason, rule("* -r"));
 }
@@ -111,7 +120,10 @@ fn a_denied_key_cannot_be_granted_back() {
     let mut rules = Rules::new();
     rules.set("webfetch", Action::Deny);
     rules.grant("webfetch", "https://example.com");
-    assert_eq!(action(&rules, "webfetch", "https://example.com"), Action::Deny);
+    assert_eq!(
+        action(&rules, "webfetch", "https://example.com"),
+        Action::Deny
+    );
 }
 
 #[test]
@@ -270,17 +282,26 @@ fn a_line_that_is_not_simple_says_why_and_names_the_deny_rule() {
 fn yes_mode_allows_a_line_that_is_not_simple_only_without_bash_deny_rules() {
     let mut plain = rules(&[("bash", "git push*", Action::Ask)]);
     plain.set_yes(true);
-    assert_eq!(action(&plain, "bash", "cargo build && cargo test"), Action::Allow);
+    assert_eq!(
+        action(&plain, "bash", "cargo build && cargo test"),
+        Action::Allow
+    );
     let mut denied = rules(&[("bash", "rm *", Action::Deny)]);
     denied.set_yes(true);
-    assert_eq!(action(&denied, "bash", "cargo build && cargo test"), Action::Deny);
+    assert_eq!(
+        action(&denied, "bash", "cargo build && cargo test"),
+        Action::Deny
+    );
 }
 
 #[test]
 fn bash_set_to_allow_allows_any_line_but_any_other_rule_brings_back_ask() {
     let mut everything = Rules::new();
     everything.set("bash", Action::Allow);
-    assert_eq!(action(&everything, "bash", "cargo build && cargo test"), Action::Allow);
+    assert_eq!(
+        action(&everything, "bash", "cargo build && cargo test"),
+        Action::Allow
+    );
     everything.add("bash", "git push*", Action::Ask);
     // `ls && git push` would escape the ask rule if allowed.
     assert_eq!(action(&everything, "bash", "ls && git push"), Action::Ask);
@@ -308,8 +329,14 @@ fn other_keys_match_the_subject_as_written() {
     ]);
     assert_eq!(action(&rules, "edit", "Cargo.lock"), Action::Deny);
     assert_eq!(action(&rules, "edit", "src/a; b.rs"), Action::Allow);
-    assert_eq!(action(&rules, "external_directory", "/tmp/x"), Action::Allow);
-    assert_eq!(action(&rules, "external_directory", "/etc/passwd"), Action::Ask);
+    assert_eq!(
+        action(&rules, "external_directory", "/tmp/x"),
+        Action::Allow
+    );
+    assert_eq!(
+        action(&rules, "external_directory", "/etc/passwd"),
+        Action::Ask
+    );
 }
 
 #[test]
@@ -325,7 +352,10 @@ fn evaluations_serialise_for_the_audit_log() {
         json,
         r#"{"action":"allow","reason":{"by":"yes","instead_of":{"by":"default"}}}"#
     );
-    assert_eq!(serde_json::from_str::<Evaluation>(&json).unwrap(), evaluation);
+    assert_eq!(
+        serde_json::from_str::<Evaluation>(&json).unwrap(),
+        evaluation
+    );
 }
 
 #[test]
