@@ -7,6 +7,8 @@
 //! In scope: Server-Sent Events parsing ([`sse`]), an HTTP/1.1 codec ([`http`]), the
 //! provider-neutral conversation model ([`message`]), and the wire formats of the model
 //! providers ([`provider`]): request builders, stream decoders, error classification.
+//! Settings: the JSONC configuration ([`config`]), permission rules ([`permission`]) and
+//! the model catalog with prices ([`model`]); config files arrive as text.
 //!
 //! Out of scope: sockets, TLS, files, processes, threads, clocks and randomness. Time
 //! arrives as a value ([`time`]); entropy and hashes are passed in by the caller.
@@ -17,8 +19,11 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod config;
 pub mod http;
 pub mod message;
+pub mod model;
+pub mod permission;
 pub mod provider;
 pub mod sse;
 pub mod time;
