@@ -1,7 +1,16 @@
-//! Decoding throughput: recorded provider streams repeated back to back to at least 50 MB,
-//! fed in 16 KB chunks through the SSE parser, the wire format's decoder and the message
-//! assembler (a fresh decoder and assembler after each response's terminal event, as a
-//! client would have). Reports the median MB/s of several runs per stream.
+//! Decoding throughput: recorded provider streams repeated to at least 50 MB, fed in 16 KB
+//! chunks through the SSE parser, the wire format's decoder and the message assembler.
+//!
+//! Two shapes per recording:
+//! - "back to back": the whole recorded response repeated; a fresh decoder and assembler
+//!   start after each response's terminal event, as a client would have. Small recordings
+//!   make this mostly per-response work (start, usage, stop events).
+//! - "one long response": the recording's head, then its delta events repeated, then its
+//!   tail — one long answer streaming in, which is where throughput matters.
+//!
+//! Reports the median of several runs by wall-clock time and by the CPU time of the
+//! decoding thread (from /proc/thread-self/schedstat), so a busy machine does not hide what
+//! one core does.
 //!
 //! Run: `cargo bench -p cm-conformance --bench throughput`
 
@@ -19,23 +28,28 @@ struct Case {
     name: &'static str,
     format: WireFormat,
     fixture: &'static str,
+    /// The payload type whose events are repeated for the long-response shape.
+    delta_marker: &'static str,
 }
 
 const CASES: [Case; 3] = [
     Case {
-        name: "anthropic text stream",
+        name: "anthropic text",
         format: WireFormat::Anthropic,
         fixture: "anthropic/basic_response.txt",
+        delta_marker: "\"text_delta\"",
     },
     Case {
-        name: "anthropic tool-call stream",
+        name: "anthropic tool-call",
         format: WireFormat::Anthropic,
         fixture: "anthropic/tool_use_response.txt",
+        delta_marker: "\"input_json_delta\"",
     },
     Case {
-        name: "openai-chat tool-call stream",
+        name: "openai-chat tool-call",
         format: WireFormat::OpenaiChat,
         fixture: "openai-chat/f82268f2fefd5cfbc7eeb59c297688be2f6ca0849a6e4f17851b517310841d9b.bin",
+        delta_marker: "\"arguments\":\"",
     },
 ];
 
@@ -48,43 +62,89 @@ fn main() {
         .to_string()
     });
     println!(
-        "chunk {CHUNK} bytes, at least {} MB per stream, median of {RUNS} runs",
+        "16 KB chunks, at least {} MB per stream, median of {RUNS} runs",
         TARGET_BYTES / 1_000_000
+    );
+    println!(
+        "{:<24} {:<18} {:>14} {:>14} {:>10}",
+        "stream", "shape", "MB/s (CPU)", "MB/s (wall)", "responses"
     );
     for case in &CASES {
         let path = format!("{dir}/{}", case.fixture);
-        let one = std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
-        let mut one = one;
-        // Responses are separated by a blank line so the next one starts a fresh event.
-        if !one.ends_with(b"\n\n") {
-            one.extend_from_slice(b"\n\n");
-        }
-        let copies = TARGET_BYTES.div_ceil(one.len());
-        let input: Vec<u8> = one.repeat(copies);
+        let recorded = std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+        let events = split_events(&recorded);
 
-        let mut rates = Vec::new();
-        let mut responses = 0;
-        for _ in 0..RUNS {
-            let start = Instant::now();
-            responses = decode_all(case.format, &input);
-            let secs = start.elapsed().as_secs_f64();
-            rates.push(input.len() as f64 / secs / 1e6);
-        }
-        assert_eq!(
-            responses, copies,
-            "every repeated response must decode to its end"
-        );
-        rates.sort_by(|a, b| a.total_cmp(b));
-        println!(
-            "{:<30} {:>7.1} MB/s median (min {:.1}, max {:.1}); {:.1} MB, {} responses",
-            case.name,
-            rates[RUNS / 2],
-            rates[0],
-            rates[RUNS - 1],
-            input.len() as f64 / 1e6,
-            copies
-        );
+        let back_to_back = events
+            .concat()
+            .repeat(TARGET_BYTES.div_ceil(events.concat().len()));
+        report(case, "back to back", &back_to_back);
+
+        let first = events
+            .iter()
+            .position(|e| contains(e, case.delta_marker))
+            .expect("the recording has delta events");
+        let last = events
+            .iter()
+            .rposition(|e| contains(e, case.delta_marker))
+            .expect("the recording has delta events");
+        let deltas = events[first..=last].concat();
+        let head = events[..first].concat();
+        let tail = events[last + 1..].concat();
+        let mut long = head;
+        long.extend(deltas.repeat(TARGET_BYTES.div_ceil(deltas.len())));
+        long.extend(tail);
+        report(case, "one long response", &long);
     }
+}
+
+fn report(case: &Case, shape: &str, input: &[u8]) {
+    let mut wall = Vec::new();
+    let mut cpu = Vec::new();
+    let mut responses = 0;
+    for _ in 0..RUNS {
+        let cpu_start = thread_cpu_ns();
+        let start = Instant::now();
+        responses = decode_all(case.format, input);
+        let secs = start.elapsed().as_secs_f64();
+        wall.push(input.len() as f64 / secs / 1e6);
+        if let (Some(a), Some(b)) = (cpu_start, thread_cpu_ns()) {
+            cpu.push(input.len() as f64 / (b.saturating_sub(a).max(1) as f64 / 1e9) / 1e6);
+        }
+    }
+    assert!(responses > 0, "every response must decode to its end");
+    println!(
+        "{:<24} {:<18} {:>14.1} {:>14.1} {:>10}",
+        case.name,
+        shape,
+        median(&mut cpu),
+        median(&mut wall),
+        responses
+    );
+}
+
+/// The recording cut into whole SSE events (each with its terminating blank line).
+fn split_events(recorded: &[u8]) -> Vec<Vec<u8>> {
+    let text = String::from_utf8_lossy(recorded).replace("\r\n", "\n");
+    text.split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| format!("{e}\n\n").into_bytes())
+        .collect()
+}
+
+fn contains(event: &[u8], marker: &str) -> bool {
+    String::from_utf8_lossy(event).contains(marker)
+}
+
+/// The median of `values` (NaN when empty).
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// Nanoseconds this thread has spent on a CPU, where Linux tells.
+fn thread_cpu_ns() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    stat.split_whitespace().next()?.parse().ok()
 }
 
 /// Decodes the whole input; returns how many complete responses it held.
@@ -114,6 +174,17 @@ fn decode_all(format: WireFormat, input: &[u8]) -> usize {
                     decoder = format.stream_decoder();
                     complete += 1;
                 }
+            }
+        }
+    }
+    if let Some(event) = parser.finish(true) {
+        events.clear();
+        decoder
+            .decode(&event, &mut events)
+            .expect("fixture decodes");
+        for e in &events {
+            if matches!(e, StreamEvent::End) {
+                complete += 1;
             }
         }
     }

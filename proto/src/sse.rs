@@ -301,20 +301,21 @@ impl Parser {
             }
             None => (line, &[][..]),
         };
-        match name {
-            b"data" => {
-                self.data.push_str(&String::from_utf8_lossy(value));
+        match field_name(name) {
+            Field::Data => {
+                self.data.reserve(value.len() + 1);
+                push_lossy(&mut self.data, value);
                 self.data.push('\n');
             }
-            b"event" => {
+            Field::Event => {
                 self.event_type.clear();
-                self.event_type.push_str(&String::from_utf8_lossy(value));
+                push_lossy(&mut self.event_type, value);
             }
-            b"id" if !value.contains(&0) => {
+            Field::Id if !value.contains(&0) => {
                 self.id_buffer.clear();
-                self.id_buffer.push_str(&String::from_utf8_lossy(value));
+                push_lossy(&mut self.id_buffer, value);
             }
-            b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
+            Field::Retry if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
                 let ms = value.iter().fold(0u64, |ms, &digit| {
                     ms.saturating_mul(10)
                         .saturating_add(u64::from(digit - b'0'))
@@ -329,7 +330,10 @@ impl Parser {
     fn dispatch(&mut self, out: &mut Vec<Event>) {
         let offset = self.block_offset.take().unwrap_or(self.line_offset);
         self.block_len = 0;
-        if self.last_event_id != self.id_buffer {
+        // Most streams never send an id: skip the comparison (a libc call) then.
+        if !(self.id_buffer.is_empty() && self.last_event_id.is_empty())
+            && self.last_event_id != self.id_buffer
+        {
             self.last_event_id.clone_from(&self.id_buffer);
         }
         if self.data.is_empty() {
@@ -351,6 +355,37 @@ impl Parser {
             id: self.last_event_id.clone(),
             offset,
         });
+    }
+}
+
+/// The field names the parser acts on; every other name is ignored (rule 8).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Data,
+    Event,
+    Id,
+    Retry,
+    Other,
+}
+
+/// Classifies a field name, case-sensitively, with fixed-size compares (no `memcmp`
+/// call per line on the hot path).
+fn field_name(name: &[u8]) -> Field {
+    match *name {
+        [b'i', b'd'] => Field::Id,
+        [b'd', b'a', b't', b'a'] => Field::Data,
+        [b'e', b'v', b'e', b'n', b't'] => Field::Event,
+        [b'r', b'e', b't', b'r', b'y'] => Field::Retry,
+        _ => Field::Other,
+    }
+}
+
+/// Appends `bytes` as UTF-8, invalid sequences as U+FFFD (rule 1); valid input, the
+/// usual case, takes the fast validator and no copy beyond the append.
+fn push_lossy(out: &mut String, bytes: &[u8]) {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => out.push_str(text),
+        Err(_) => out.push_str(&String::from_utf8_lossy(bytes)),
     }
 }
 

@@ -22,7 +22,10 @@
 //! non-null value (gateways repeat or change `input_tokens` in `message_delta`); malformed
 //! JSON in one event is an error for that event only, and the decoder goes on.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+
+use serde::Deserialize;
 
 use serde_json::{json, Map, Value};
 
@@ -377,18 +380,34 @@ impl UsageCounters {
     /// Takes every non-null counter of an Anthropic `usage` object. Anthropic's
     /// `input_tokens` already excludes cache reads and writes.
     fn merge(&mut self, usage: &Value) {
-        let take = |slot: &mut Option<u64>, value: &Value| {
-            if let Some(n) = value.as_u64() {
-                *slot = Some(n);
+        self.merge_counts(&UsageCounts {
+            input_tokens: usage["input_tokens"].as_u64(),
+            output_tokens: usage["output_tokens"].as_u64(),
+            cache_read_input_tokens: usage["cache_read_input_tokens"].as_u64(),
+            cache_creation_input_tokens: usage["cache_creation_input_tokens"].as_u64(),
+            output_tokens_details: Some(OutputDetails {
+                thinking_tokens: usage["output_tokens_details"]["thinking_tokens"].as_u64(),
+            }),
+        });
+    }
+
+    /// Takes every counter present in `usage`.
+    fn merge_counts(&mut self, usage: &UsageCounts) {
+        let take = |slot: &mut Option<u64>, value: Option<u64>| {
+            if value.is_some() {
+                *slot = value;
             }
         };
-        take(&mut self.input, &usage["input_tokens"]);
-        take(&mut self.output, &usage["output_tokens"]);
-        take(&mut self.cache_read, &usage["cache_read_input_tokens"]);
-        take(&mut self.cache_write, &usage["cache_creation_input_tokens"]);
+        take(&mut self.input, usage.input_tokens);
+        take(&mut self.output, usage.output_tokens);
+        take(&mut self.cache_read, usage.cache_read_input_tokens);
+        take(&mut self.cache_write, usage.cache_creation_input_tokens);
         take(
             &mut self.reasoning,
-            &usage["output_tokens_details"]["thinking_tokens"],
+            usage
+                .output_tokens_details
+                .as_ref()
+                .and_then(|d| d.thinking_tokens),
         );
     }
 
@@ -573,7 +592,8 @@ pub struct StreamDecoder {
     blocks: BTreeMap<u64, Block>,
     next_part: usize,
     usage: UsageCounters,
-    last_event: Option<String>,
+    /// The type of the last event decoded; empty before the first.
+    last_event: String,
 }
 
 impl StreamDecoder {
@@ -655,6 +675,52 @@ impl StreamDecoder {
             self.usage.merge(&message["usage"]);
             out.push(StreamEvent::Usage(self.usage.snapshot()));
         }
+    }
+
+    /// The typed twin of [`StreamDecoder::handle`] for the frequent events; `false` when
+    /// the event is not one it takes (the general path then decodes it).
+    fn handle_fast(&mut self, event: &FastEvent<'_>, out: &mut Vec<StreamEvent>) -> bool {
+        if self.ended {
+            return false;
+        }
+        match (event.kind.as_ref(), event.index, &event.delta) {
+            ("content_block_delta", Some(index), Some(delta)) => {
+                let Some(kind) = delta.kind.as_deref() else {
+                    return false;
+                };
+                if delta_payload_field(kind).is_none() {
+                    return false;
+                }
+                self.apply_delta(index, kind, delta.payload().as_deref(), out);
+            }
+            ("content_block_stop", Some(index), _) => match self.blocks.get_mut(&index) {
+                Some(block) if block.open => close_block(block, out),
+                _ => return false,
+            },
+            ("message_delta", _, delta) => {
+                if let Some(usage) = &event.usage {
+                    self.usage.merge_counts(usage);
+                    out.push(StreamEvent::Usage(self.usage.snapshot()));
+                }
+                if let Some(reason) = delta.as_ref().and_then(|d| d.stop_reason.as_deref()) {
+                    out.push(StreamEvent::Stop {
+                        reason: stop_reason(reason),
+                        sequence: delta
+                            .as_ref()
+                            .and_then(|d| d.stop_sequence.as_deref())
+                            .map(str::to_string),
+                    });
+                }
+            }
+            ("message_stop", _, _) => {
+                self.close_open_blocks(out);
+                self.ended = true;
+                out.push(StreamEvent::End);
+            }
+            ("ping", _, _) => {}
+            _ => return false,
+        }
+        true
     }
 
     fn block_start(&mut self, v: &Value, out: &mut Vec<StreamEvent>) {
@@ -739,6 +805,19 @@ impl StreamDecoder {
         };
         let delta = &v["delta"];
         let delta_type = delta["type"].as_str().unwrap_or("");
+        let payload = delta_payload_field(delta_type).and_then(|field| delta[field].as_str());
+        self.apply_delta(index, delta_type, payload, out);
+    }
+
+    /// Applies one `content_block_delta`; `payload` is the delta's text, thinking,
+    /// signature or partial JSON, whichever its type carries.
+    fn apply_delta(
+        &mut self,
+        index: u64,
+        delta_type: &str,
+        payload: Option<&str>,
+        out: &mut Vec<StreamEvent>,
+    ) {
         if delta_type == "citations_delta" {
             out.push(StreamEvent::Debug {
                 message: format!("skipped citations_delta for block {index}"),
@@ -778,7 +857,7 @@ impl StreamDecoder {
         match (&mut block.kind, delta_type) {
             (BlockKind::Skipped, _) => {}
             (BlockKind::Text, "text_delta") => {
-                if let Some(text) = delta["text"].as_str().filter(|t| !t.is_empty()) {
+                if let Some(text) = payload.filter(|t| !t.is_empty()) {
                     out.push(StreamEvent::TextDelta {
                         part,
                         text: text.to_string(),
@@ -786,7 +865,7 @@ impl StreamDecoder {
                 }
             }
             (BlockKind::Thinking { .. }, "thinking_delta") => {
-                if let Some(text) = delta["thinking"].as_str().filter(|t| !t.is_empty()) {
+                if let Some(text) = payload.filter(|t| !t.is_empty()) {
                     out.push(StreamEvent::ReasoningDelta {
                         part,
                         text: text.to_string(),
@@ -794,10 +873,10 @@ impl StreamDecoder {
                 }
             }
             (BlockKind::Thinking { signature }, "signature_delta") => {
-                signature.push_str(delta["signature"].as_str().unwrap_or(""));
+                signature.push_str(payload.unwrap_or(""));
             }
             (BlockKind::ToolUse { arguments, .. }, "input_json_delta") => {
-                if let Some(fragment) = delta["partial_json"].as_str().filter(|f| !f.is_empty()) {
+                if let Some(fragment) = payload.filter(|f| !f.is_empty()) {
                     arguments.push_str(fragment);
                     out.push(StreamEvent::ToolCallDelta {
                         part,
@@ -856,6 +935,103 @@ fn close_block(block: &mut Block, out: &mut Vec<StreamEvent>) {
     }
 }
 
+/// Which field of a delta carries its payload.
+fn delta_payload_field(delta_type: &str) -> Option<&'static str> {
+    match delta_type {
+        "text_delta" => Some("text"),
+        "thinking_delta" => Some("thinking"),
+        "signature_delta" => Some("signature"),
+        "input_json_delta" => Some("partial_json"),
+        _ => None,
+    }
+}
+
+/// A frequent event parsed straight into borrowed fields (the hot path): deltas, block
+/// stops, `message_delta`, `message_stop` and `ping`. Unknown fields are skipped without
+/// building anything; an event that does not fit goes the general way.
+#[derive(Deserialize)]
+struct FastEvent<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default)]
+    index: Option<u64>,
+    #[serde(default, borrow)]
+    delta: Option<FastDelta<'a>>,
+    #[serde(default)]
+    usage: Option<UsageCounts>,
+}
+
+/// The `delta` of a `content_block_delta` or a `message_delta`.
+#[derive(Deserialize)]
+struct FastDelta<'a> {
+    #[serde(rename = "type", default, borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    text: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    thinking: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    signature: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    partial_json: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    stop_reason: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    stop_sequence: Option<Cow<'a, str>>,
+}
+
+/// Anthropic's usage counters, each optional.
+#[derive(Deserialize, Default)]
+struct UsageCounts {
+    #[serde(default)]
+    input_tokens: Option<u64>,
+    #[serde(default)]
+    output_tokens: Option<u64>,
+    #[serde(default)]
+    cache_read_input_tokens: Option<u64>,
+    #[serde(default)]
+    cache_creation_input_tokens: Option<u64>,
+    #[serde(default)]
+    output_tokens_details: Option<OutputDetails>,
+}
+
+#[derive(Deserialize, Default)]
+struct OutputDetails {
+    #[serde(default)]
+    thinking_tokens: Option<u64>,
+}
+
+impl<'a> FastEvent<'a> {
+    /// The event, if `data` is one of the kinds the hot path takes and parses as such.
+    fn parse(data: &'a str) -> Option<FastEvent<'a>> {
+        const FAST_KINDS: [&str; 5] = [
+            "\"content_block_delta\"",
+            "\"content_block_stop\"",
+            "\"message_delta\"",
+            "\"message_stop\"",
+            "\"ping\"",
+        ];
+        // A cheap look at the start, where Anthropic puts the type, before parsing.
+        let head = data.get(..data.len().min(48)).unwrap_or(data);
+        if !FAST_KINDS.iter().any(|k| head.contains(k)) {
+            return None;
+        }
+        serde_json::from_str(data).ok()
+    }
+}
+
+impl FastDelta<'_> {
+    fn payload(&self) -> Option<Cow<'_, str>> {
+        let field = match delta_payload_field(self.kind.as_deref()?)? {
+            "text" => &self.text,
+            "thinking" => &self.thinking,
+            "signature" => &self.signature,
+            _ => &self.partial_json,
+        };
+        field.as_ref().map(|c| Cow::Borrowed(c.as_ref()))
+    }
+}
+
 impl super::StreamDecoder for StreamDecoder {
     fn decode(
         &mut self,
@@ -866,11 +1042,21 @@ impl super::StreamDecoder for StreamDecoder {
         if data.is_empty() {
             return Ok(());
         }
+        if let Some(fast) = FastEvent::parse(data) {
+            // The hot path: parse without building a `Value` tree, borrowing strings
+            // that have no escapes.
+            if self.handle_fast(&fast, out) {
+                self.last_event.clear();
+                self.last_event.push_str(&fast.kind);
+                return Ok(());
+            }
+        }
         let value: Value = match serde_json::from_str(data) {
             Ok(value) => value,
             Err(_) if event.event == "error" => {
                 // A gateway's plain-text error event: still an error, not a decode failure.
-                self.last_event = Some("error".into());
+                self.last_event.clear();
+                self.last_event.push_str("error");
                 out.push(StreamEvent::Error(ApiError::classify(
                     None,
                     &Headers::new(),
@@ -904,7 +1090,7 @@ impl super::StreamDecoder for StreamDecoder {
             }
         };
         self.handle(&kind, &value, data.as_bytes(), out);
-        self.last_event = Some(kind);
+        self.last_event = kind;
         Ok(())
     }
 
@@ -913,9 +1099,12 @@ impl super::StreamDecoder for StreamDecoder {
             return Ok(());
         }
         self.close_open_blocks(out);
-        Err(DecodeError::Truncated {
-            last_event: self.last_event.clone().unwrap_or_else(|| "none".into()),
-        })
+        let last_event = if self.last_event.is_empty() {
+            "none".to_string()
+        } else {
+            self.last_event.clone()
+        };
+        Err(DecodeError::Truncated { last_event })
     }
 }
 

@@ -42,6 +42,14 @@ pub struct AssembledMessage {
     pub complete: bool,
 }
 
+/// Which kind of part an event implies, for parts created by their first event.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Text,
+    Reasoning,
+    ToolCall,
+}
+
 #[derive(Debug, Clone)]
 enum PartBuilder {
     Text(String),
@@ -85,14 +93,12 @@ impl MessageAssembler {
                 }
             }
             StreamEvent::TextDelta { part, text } => {
-                if let PartBuilder::Text(t) = self.slot(*part, || PartBuilder::Text(String::new()))
-                {
+                if let PartBuilder::Text(t) = self.slot(*part, Kind::Text) {
                     t.push_str(text);
                 }
             }
             StreamEvent::ReasoningDelta { part, text } => {
-                let origin = self.origin.clone();
-                if let PartBuilder::Reasoning(r) = self.slot(*part, || new_reasoning(origin)) {
+                if let PartBuilder::Reasoning(r) = self.slot(*part, Kind::Reasoning) {
                     r.text.push_str(text);
                 }
             }
@@ -103,8 +109,7 @@ impl MessageAssembler {
                 encrypted,
                 id,
             } => {
-                let origin = self.origin.clone();
-                if let PartBuilder::Reasoning(r) = self.slot(*part, || new_reasoning(origin)) {
+                if let PartBuilder::Reasoning(r) = self.slot(*part, Kind::Reasoning) {
                     if signature.is_some() {
                         r.signature = signature.clone();
                     }
@@ -125,27 +130,21 @@ impl MessageAssembler {
                 name,
                 item_id,
             } => {
-                let origin = self.origin.clone();
-                let slot = self.slot(*part, || new_call(origin));
-                if let PartBuilder::ToolCall { call, .. } = slot {
+                if let PartBuilder::ToolCall { call, .. } = self.slot(*part, Kind::ToolCall) {
                     call.id = id.clone();
                     call.name = name.clone();
                     call.item_id = item_id.clone();
                 }
             }
             StreamEvent::ToolCallDelta { part, arguments } => {
-                let origin = self.origin.clone();
-                if let PartBuilder::ToolCall { call, ended } = self.slot(*part, || new_call(origin))
-                {
+                if let PartBuilder::ToolCall { call, ended } = self.slot(*part, Kind::ToolCall) {
                     if !*ended {
                         call.arguments.push_str(arguments);
                     }
                 }
             }
             StreamEvent::ToolCallEnd { part, arguments } => {
-                let origin = self.origin.clone();
-                if let PartBuilder::ToolCall { call, ended } = self.slot(*part, || new_call(origin))
-                {
+                if let PartBuilder::ToolCall { call, ended } = self.slot(*part, Kind::ToolCall) {
                     call.arguments = arguments.clone();
                     *ended = true;
                 }
@@ -178,11 +177,17 @@ impl MessageAssembler {
         self.snapshot()
     }
 
-    fn slot(&mut self, part: usize, make: impl FnOnce() -> PartBuilder) -> &mut PartBuilder {
+    /// The builder of `part`, created as `kind` if the part is new.
+    fn slot(&mut self, part: usize, kind: Kind) -> &mut PartBuilder {
         if self.parts.len() <= part {
             self.parts.resize_with(part + 1, || None);
         }
-        self.parts[part].get_or_insert_with(make)
+        let origin = &self.origin;
+        self.parts[part].get_or_insert_with(|| match kind {
+            Kind::Text => PartBuilder::Text(String::new()),
+            Kind::Reasoning => new_reasoning(origin.clone()),
+            Kind::ToolCall => new_call(origin.clone()),
+        })
     }
 }
 
