@@ -8,6 +8,9 @@
 //! provider-neutral conversation model ([`message`]), and the wire formats of the model
 //! providers ([`provider`]): request builders, stream decoders, error classification.
 //!
+//! On top of them: the agent's turn loop as a state machine ([`agent`]) and the session
+//! records it writes and replays ([`session`]).
+//!
 //! Out of scope: sockets, TLS, files, processes, threads, clocks and randomness. Time
 //! arrives as a value ([`time`]); entropy and hashes are passed in by the caller.
 //!
@@ -17,9 +20,11 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod agent;
 pub mod http;
 pub mod message;
 pub mod provider;
+pub mod session;
 pub mod sse;
 pub mod time;
 pub mod tool;
