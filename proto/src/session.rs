@@ -446,7 +446,10 @@ mod tests {
 
     #[test]
     fn record_json_has_the_contract_shape() {
-        let record = Record::new(at(7), Entry::Message(MessageRecord::plain(Message::user("hi"))));
+        let record = Record::new(
+            at(7),
+            Entry::Message(MessageRecord::plain(Message::user("hi"))),
+        );
         assert_eq!(
             serde_json::to_value(&record).unwrap(),
             json!({"type": "message", "v": 1, "at": 7,
@@ -461,10 +464,16 @@ mod tests {
             r#"{"type":"bookmark","v":3,"at":2,"label":"later"}"#,
             r#"{"type":"message","v":1,"at":3,"message":{"role":"assistant","parts":[{"type":"text","text":"yo"}]}}"#,
         ];
-        let records: Vec<Record> = lines.iter().map(|l| Record::from_line(l).unwrap()).collect();
+        let records: Vec<Record> = lines
+            .iter()
+            .map(|l| Record::from_line(l).unwrap())
+            .collect();
         assert_eq!(records[1].entry, Entry::Unknown);
         let state = replay(&records);
-        assert_eq!(state.history, vec![Message::user("hi"), Message::assistant("yo")]);
+        assert_eq!(
+            state.history,
+            vec![Message::user("hi"), Message::assistant("yo")]
+        );
         assert_eq!(state.skipped, 1);
     }
 
@@ -508,7 +517,10 @@ mod tests {
             parts: vec![call("c1"), call("c2")],
         };
         let records = vec![
-            Record::new(at(1), Entry::Message(MessageRecord::plain(Message::user("go")))),
+            Record::new(
+                at(1),
+                Entry::Message(MessageRecord::plain(Message::user("go"))),
+            ),
             Record::new(at(2), Entry::Message(MessageRecord::plain(assistant))),
             Record::new(
                 at(3),
@@ -517,7 +529,9 @@ mod tests {
                     name: "read".into(),
                     is_error: false,
                     summary: "ok".into(),
-                    content: vec![ToolOutput::Text { text: "1: x".into() }],
+                    content: vec![ToolOutput::Text {
+                        text: "1: x".into(),
+                    }],
                 }),
             ),
         ];

@@ -191,7 +191,12 @@ impl Agent {
     /// Starts a turn with a user message of `parts`; `at` is the wall-clock time at `now`.
     ///
     /// Fails with [`AgentError::TurnInProgress`] unless the agent is idle.
-    pub fn submit(&mut self, parts: Vec<Part>, now: Millis, at: UnixMillis) -> Result<(), AgentError> {
+    pub fn submit(
+        &mut self,
+        parts: Vec<Part>,
+        now: Millis,
+        at: UnixMillis,
+    ) -> Result<(), AgentError> {
         if !self.is_idle() {
             return Err(AgentError::TurnInProgress);
         }
@@ -393,9 +398,9 @@ impl Agent {
         };
         for event in events {
             let shown = match event {
-                StreamEvent::TextDelta { text, .. } if !text.is_empty() => Event::TextDelta {
-                    text: text.clone(),
-                },
+                StreamEvent::TextDelta { text, .. } if !text.is_empty() => {
+                    Event::TextDelta { text: text.clone() }
+                }
                 StreamEvent::ReasoningDelta { text, .. } if !text.is_empty() => {
                     Event::ReasoningDelta { text: text.clone() }
                 }
@@ -424,7 +429,10 @@ impl Agent {
             return;
         };
         let done = exchange.snapshot();
-        let model = done.model.clone().unwrap_or_else(|| self.config.model.clone());
+        let model = done
+            .model
+            .clone()
+            .unwrap_or_else(|| self.config.model.clone());
         let calls: Vec<_> = done.message.tool_calls().cloned().collect();
         if !done.message.parts.is_empty() {
             self.push_history(MessageRecord {
@@ -469,7 +477,8 @@ impl Agent {
                 base_ms: self.config.limits.backoff_base_ms,
                 cap_ms: self.config.limits.backoff_cap_ms,
             };
-            let delay_ms = backoff.delay_ms(self.turn.attempt, failure.retry_after_ms(), &mut self.rng);
+            let delay_ms =
+                backoff.delay_ms(self.turn.attempt, failure.retry_after_ms(), &mut self.rng);
             self.turn.attempt += 1;
             self.emit(Event::Retry {
                 attempt: self.turn.attempt,
@@ -610,7 +619,8 @@ impl Agent {
     fn record(&mut self, entry: Entry) {
         let (then, at) = self.anchor;
         let at = UnixMillis(at.0.saturating_add(self.now.since(then)));
-        self.outputs.push_back(Output::Record(Record::new(at, entry)));
+        self.outputs
+            .push_back(Output::Record(Record::new(at, entry)));
     }
 
     fn emit(&mut self, event: Event) {

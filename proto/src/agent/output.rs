@@ -355,10 +355,9 @@ impl std::fmt::Display for AgentError {
                     "provider `{provider}` rejected the credential ({error}); \
                      check the key or run `cm auth login`"
                 ),
-                ErrorKind::ContextTooLong => write!(
-                    f,
-                    "the conversation is too long for `{model}` ({error})"
-                ),
+                ErrorKind::ContextTooLong => {
+                    write!(f, "the conversation is too long for `{model}` ({error})")
+                }
                 _ => write!(f, "provider `{provider}` error: {error}"),
             },
             AgentError::Transport(e) => write!(f, "{e}"),
@@ -373,7 +372,10 @@ impl std::fmt::Display for AgentError {
                 write!(f, "gave up after {attempts} attempts: {last}")
             }
             AgentError::StreamBroken { cause } => {
-                write!(f, "the response broke off; its partial text was kept: {cause}")
+                write!(
+                    f,
+                    "the response broke off; its partial text was kept: {cause}"
+                )
             }
             AgentError::TurnInProgress => f.write_str("a turn is already running"),
         }

@@ -69,7 +69,13 @@ mod tests {
     #[test]
     fn delays_double_within_their_jitter_band_and_stop_at_the_cap() {
         let mut rng = Rng::new(7);
-        for (retry, full) in [(1, 1_000), (2, 2_000), (3, 4_000), (7, 60_000), (40, 60_000)] {
+        for (retry, full) in [
+            (1, 1_000),
+            (2, 2_000),
+            (3, 4_000),
+            (7, 60_000),
+            (40, 60_000),
+        ] {
             for _ in 0..50 {
                 let d = BACKOFF.delay_ms(retry, None, &mut rng);
                 assert!(d >= full / 2 && d <= full, "retry {retry}: {d}");

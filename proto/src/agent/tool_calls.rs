@@ -219,10 +219,13 @@ impl Agent {
                 self.complete(slot, ToolOutcome::error(text), now);
             }
         }
-        self.pump_tools(Batch {
-            slots,
-            asking: None,
-        }, now);
+        self.pump_tools(
+            Batch {
+                slots,
+                asking: None,
+            },
+            now,
+        );
     }
 
     /// Runs checks and starts what may start; ends the step when every call is answered.
@@ -542,16 +545,26 @@ mod tests {
     fn validation_names_what_is_wrong() {
         let tools = [def("read"), def("edit")];
         let err = validate(&call("bash", "{}"), &tools).unwrap_err();
-        assert_eq!(err, "unknown tool `bash`; the available tools are: read, edit");
+        assert_eq!(
+            err,
+            "unknown tool `bash`; the available tools are: read, edit"
+        );
         let err = validate(&call("read", r#"{"path": "a"#), &tools).unwrap_err();
-        assert!(err.starts_with("the arguments of `read` are not valid JSON (EOF"), "{err}");
+        assert!(
+            err.starts_with("the arguments of `read` are not valid JSON (EOF"),
+            "{err}"
+        );
         let err = validate(&call("read", "[1]"), &tools).unwrap_err();
         assert!(err.contains("must be a JSON object, not an array"), "{err}");
         let (d, input) = validate(&call("read", r#"{"path":"a"}"#), &tools).unwrap();
         assert_eq!(d.spec.name, "read");
         assert_eq!(subject_of(d, &input), "a");
         let (_, empty) = validate(&call("read", ""), &tools).unwrap();
-        assert_eq!(empty, json!({}), "no arguments at all count as an empty object");
+        assert_eq!(
+            empty,
+            json!({}),
+            "no arguments at all count as an empty object"
+        );
     }
 
     #[test]
@@ -572,7 +585,10 @@ mod tests {
             grants: false,
         };
         let t = denied_text(&check, DecidedBy::User, None);
-        assert!(t.starts_with("the user denied permission `edit` on `a.rs`"), "{t}");
+        assert!(
+            t.starts_with("the user denied permission `edit` on `a.rs`"),
+            "{t}"
+        );
         let t = denied_text(&check, DecidedBy::User, Some("use b.rs instead"));
         assert!(t.ends_with("the user says: use b.rs instead"), "{t}");
         let t = denied_text(&check, DecidedBy::Rule, None);
