@@ -30,6 +30,65 @@
 //! }
 //! ```
 //!
+//! # One turn on literal bytes
+//!
+//! ```
+//! use cm_proto::agent::{Agent, AgentConfig, End, Event, Output};
+//! use cm_proto::http::{Headers, ResponseHead};
+//! use cm_proto::message::{Message, Part};
+//! use cm_proto::provider::{Credential, Endpoint, WireFormat};
+//! use cm_proto::session::{replay, Record};
+//! use cm_proto::time::{Millis, UnixMillis};
+//!
+//! let endpoint = Endpoint { base_url: "https://api.anthropic.com".into(), ..Endpoint::default() };
+//! let config = AgentConfig::new("anthropic", WireFormat::Anthropic, endpoint, "claude-sonnet-4-5");
+//! let mut agent = Agent::new(config, Vec::new(), 7);
+//! agent.submit(vec![Part::text("hi")], Millis(0), UnixMillis(1_700_000_000_000)).unwrap();
+//!
+//! // The prompt is recorded first; then the agent asks for a credential.
+//! let mut log: Vec<Output> = std::iter::from_fn(|| agent.poll_output()).collect();
+//! assert!(matches!(log.last(), Some(Output::NeedCredential { provider }) if provider == "anthropic"));
+//! agent.handle_credential(Some(Credential::ApiKey("sk-test".into())), Millis(0));
+//! let Some(Output::Http { id, request }) = agent.poll_output() else { unreachable!() };
+//! assert_eq!(request.url, "https://api.anthropic.com/v1/messages");
+//! assert_eq!(agent.poll_timeout(), Some(Millis(120_000))); // the idle deadline
+//!
+//! let mut headers = Headers::new();
+//! headers.push("content-type", "text/event-stream");
+//! let head = ResponseHead { status: 200, reason: "OK".into(), headers };
+//! agent.handle_http_head(id, head, Millis(40));
+//! agent.handle_http_body(id, concat!(
+//!     "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",",
+//!     "\"model\":\"claude-sonnet-4-5\",\"usage\":{\"input_tokens\":9,\"output_tokens\":1}}}\n\n",
+//!     "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,",
+//!     "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+//!     "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,",
+//!     "\"delta\":{\"type\":\"text_delta\",\"text\":\"Hello\"}}\n\n",
+//! ).as_bytes(), Millis(60));
+//! assert_eq!(agent.poll_timeout(), Some(Millis(120_060))); // pushed on by the data
+//! agent.handle_http_body(id, concat!(
+//!     "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+//!     "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":",
+//!     "{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":2}}\n\n",
+//!     "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+//! ).as_bytes(), Millis(70));
+//! agent.handle_http_end(id, Millis(80));
+//! log.extend(std::iter::from_fn(|| agent.poll_output()));
+//!
+//! assert!(log.iter().any(|o| matches!(o, Output::Event(Event::TextDelta { text }) if text == "Hello")));
+//! let Some(Output::Done(outcome)) = log.last() else { unreachable!() };
+//! assert_eq!(outcome.end, End::Completed);
+//! assert_eq!((outcome.usage.input_tokens, outcome.usage.output_tokens), (9, 2));
+//! assert_eq!(agent.history(), [Message::user("hi"), Message::assistant("Hello")]);
+//!
+//! // The records rebuild the same history.
+//! let records: Vec<Record> = log.iter().filter_map(|o| match o {
+//!     Output::Record(r) => Some(r.clone()),
+//!     _ => None,
+//! }).collect();
+//! assert_eq!(replay(&records).history, agent.history());
+//! ```
+//!
 //! # The drain contract
 //!
 //! After `submit` and after every `handle_*`/`abort` call, drain [`Agent::poll_output`]
@@ -45,21 +104,23 @@
 //! # States
 //!
 //! ```text
-//!             submit
-//!   Idle ─────────────────► Credential ──handle_credential(Some)──► Request
-//!    ▲                       ▲     │ None: Failed                   │  │ │
-//!    │                       │     ▼                                │  │ │ error/idle, nothing
-//!    │             timeout   │   Done ◄───── error after output ────┘  │ │ shown, attempts left
-//!    │                   Backoff ◄─────────────────────────────────────┼─┘
-//!    │                                                                 │ end of response
-//!    │   no tool calls: Completed                                      ▼
-//!    ├──────────────────────────────────────────────────────── assistant message
-//!    │                                                                 │ tool calls
-//!    │   max steps: MaxSteps                                           ▼
-//!    └──────────────── results message ◄──────────────────────── Tools (asks, runs)
-//!                           │ next step
-//!                           └──────────────► Credential
+//!  Idle --submit--> Credential --Some--> Request --end--> assistant message recorded
+//!                    ^   |                 |   |                 |           |
+//!                    |   +--None--> Failed |   |             tool calls   no calls
+//!                    |                     |   |                 v           v
+//!                    +--timeout-- Backoff <+   |               Tools      Completed
+//!                    |    (retryable, nothing  |      questions, runs
+//!                    |     shown, attempts     v                 | all answered
+//!                    |     left)        Failed (partial          v
+//!                    |                  kept if shown)   results message recorded
+//!                    |                                      |            |
+//!                    +------------ next step <-- steps left-+       steps used
+//!                                                                        v
+//!                                                                     MaxSteps
 //! ```
+//!
+//! Every end (`Completed`, `MaxSteps`, `Failed`, `Aborted`) records `turn_end`, emits
+//! [`Output::Done`] and returns to `Idle`.
 //!
 //! `abort` from any state but `Idle` cancels what runs, keeps the partial assistant
 //! message (marked aborted), answers every open tool call with "aborted", and ends the
@@ -78,7 +139,7 @@ mod tests;
 pub use config::{AgentConfig, Limits, Price};
 pub use output::{
     AgentError, AskId, Decision, End, Event, HttpId, Outcome, Output, Question, ToolRunId,
-    TransportError,
+    TransportError, TurnInProgress,
 };
 pub use policy::{Action, FixedPolicy, PermissionPolicy};
 pub use retry::{Backoff, Rng};
@@ -190,15 +251,15 @@ impl Agent {
 
     /// Starts a turn with a user message of `parts`; `at` is the wall-clock time at `now`.
     ///
-    /// Fails with [`AgentError::TurnInProgress`] unless the agent is idle.
+    /// Refused unless the agent is idle.
     pub fn submit(
         &mut self,
         parts: Vec<Part>,
         now: Millis,
         at: UnixMillis,
-    ) -> Result<(), AgentError> {
+    ) -> Result<(), TurnInProgress> {
         if !self.is_idle() {
-            return Err(AgentError::TurnInProgress);
+            return Err(TurnInProgress);
         }
         self.anchor = (now, at);
         self.now = now;
@@ -319,8 +380,9 @@ impl Agent {
     /// Exchange `id` failed below HTTP.
     pub fn handle_http_error(&mut self, id: HttpId, error: TransportError, now: Millis) {
         self.tick(now);
-        if self.exchange(id).is_some() {
-            self.exchange_failed(Failure::Transport(error), now);
+        if let Some(exchange) = self.exchange(id) {
+            let failure = exchange.transport_failed(error);
+            self.exchange_failed(failure, now);
         }
     }
 

@@ -326,8 +326,6 @@ pub enum AgentError {
         /// Why it broke.
         cause: Box<AgentError>,
     },
-    /// `submit` was called while a turn was running.
-    TurnInProgress,
 }
 
 impl std::fmt::Display for AgentError {
@@ -377,9 +375,20 @@ impl std::fmt::Display for AgentError {
                     "the response broke off; its partial text was kept: {cause}"
                 )
             }
-            AgentError::TurnInProgress => f.write_str("a turn is already running"),
         }
     }
 }
 
 impl std::error::Error for AgentError {}
+
+/// `submit` was called while a turn was running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TurnInProgress;
+
+impl std::fmt::Display for TurnInProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a turn is already running")
+    }
+}
+
+impl std::error::Error for TurnInProgress {}

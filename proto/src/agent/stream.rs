@@ -256,6 +256,19 @@ impl Exchange {
         self.apply(start, out)
     }
 
+    /// The transport failed: an error status already received still decides what failed.
+    pub(crate) fn transport_failed(&mut self, error: TransportError) -> Failure {
+        match std::mem::replace(&mut self.body, Body::AwaitHead) {
+            Body::Error(head, buf) => {
+                Failure::Status(self.format.classify_error(head.status, &head.headers, &buf))
+            }
+            body => {
+                self.body = body;
+                Failure::Transport(error)
+            }
+        }
+    }
+
     /// The exchange stops early: open tool calls are closed so the partial message is whole.
     pub(crate) fn interrupt(&mut self) {
         if let Body::Sse { decoder, .. } = &mut self.body {

@@ -1217,6 +1217,32 @@ fn model_not_found_is_said_plainly_and_not_retried() {
 }
 
 #[test]
+fn an_error_status_cut_mid_body_is_still_classified_by_its_status() {
+    let mut h = Harness::new(vec![]);
+    h.agent
+        .submit(vec![Part::text("hi")], Millis(0), UnixMillis(0))
+        .expect("idle");
+    h.agent
+        .handle_credential(Some(Credential::ApiKey("k".into())), Millis(0));
+    let id = std::iter::from_fn(|| h.agent.poll_output())
+        .find_map(|o| match o {
+            Output::Http { id, .. } => Some(id),
+            _ => None,
+        })
+        .expect("a request");
+    h.agent.handle_http_head(id, head(400, Headers::new()), Millis(1));
+    h.agent.handle_http_body(id, br#"{"type":"error","error":{"type":"invalid_"#, Millis(2));
+    h.agent
+        .handle_http_error(id, TransportError::Reset("eof".into()), Millis(3));
+    let outputs: Vec<Output> = std::iter::from_fn(|| h.agent.poll_output()).collect();
+    assert!(!outputs.iter().any(|o| matches!(o, Output::Event(Event::Retry { .. }))));
+    let Some(Output::Done(outcome)) = outputs.last() else {
+        panic!("{outputs:?}")
+    };
+    assert!(matches!(failed(outcome), AgentError::Provider { error, .. } if error.status == Some(400)));
+}
+
+#[test]
 fn records_precede_the_outputs_that_depend_on_them() {
     let mut h = Harness::new(vec![
         Reply::tools(&[("t1", "read", r#"{"path":"a"}"#)]),
@@ -1324,7 +1350,7 @@ fn submit_while_busy_is_refused_and_stale_input_is_ignored() {
     assert_eq!(
         h.agent
             .submit(vec![Part::text("b")], Millis(0), UnixMillis(0)),
-        Err(AgentError::TurnInProgress)
+        Err(TurnInProgress)
     );
     // Input for ids the agent never issued changes nothing.
     h.agent.handle_http_end(HttpId(999), Millis(1));

@@ -571,7 +571,7 @@ mod tests {
     fn doom_loop_needs_two_identical_predecessors() {
         let a = ("read".to_string(), json!({"path": "a"}));
         let b = ("read".to_string(), json!({"path": "b"}));
-        assert!(!repeats(&[a.clone()], "read", &a.1));
+        assert!(!repeats(std::slice::from_ref(&a), "read", &a.1));
         assert!(!repeats(&[a.clone(), b.clone()], "read", &a.1));
         assert!(repeats(&[b, a.clone(), a.clone()], "read", &a.1));
         assert!(!repeats(&[a.clone(), a.clone()], "edit", &a.1));
