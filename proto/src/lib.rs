@@ -7,6 +7,8 @@
 //! In scope: Server-Sent Events parsing ([`sse`]), an HTTP/1.1 codec ([`http`]), the
 //! provider-neutral conversation model ([`message`]), and the wire formats of the model
 //! providers ([`provider`]): request builders, stream decoders, error classification.
+//! Settings: the JSONC configuration ([`config`]), permission rules ([`permission`]) and
+//! the model catalog with prices ([`model`]); config files arrive as text.
 //!
 //! On top of them: the agent's turn loop as a state machine ([`agent`]) and the session
 //! records it writes and replays ([`session`]).
@@ -21,8 +23,11 @@
 #![deny(missing_docs)]
 
 pub mod agent;
+pub mod config;
 pub mod http;
 pub mod message;
+pub mod model;
+pub mod permission;
 pub mod provider;
 pub mod session;
 pub mod sse;

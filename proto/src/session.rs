@@ -15,6 +15,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::message::{Message, Part, Role, StopReason, ToolOutput, ToolResult, Usage};
+use crate::permission::Reason;
 use crate::time::UnixMillis;
 use crate::tool::FileChange;
 
@@ -152,10 +153,12 @@ pub enum Verdict {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DecidedBy {
-    /// A configured rule (including `--yes`, which the policy applies).
+    /// A configured rule, a session grant or a key's default.
     Rule,
     /// The user, answering a question.
     User,
+    /// `--yes`, which turns an ask into an allow.
+    Yes,
 }
 
 /// Audit of one permission decision about a tool call.
@@ -178,6 +181,9 @@ pub struct ToolCallRecord {
     /// Who decided; `None` for invalid calls.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<DecidedBy>,
+    /// Why the rules decided as they did (the pattern, the grant, the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
     /// The user's message with a denial, or what was wrong with an invalid call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -397,6 +403,9 @@ mod tests {
                 subject: Some("a".into()),
                 verdict: Verdict::Deny,
                 by: Some(DecidedBy::User),
+                reason: Some(Reason::Rule {
+                    pattern: "src/*".into(),
+                }),
                 message: Some("no".into()),
             }),
             Entry::ToolResult(ToolResultRecord {

@@ -1,7 +1,8 @@
 //! What an [`Agent`](super::Agent) is configured with: where to send requests, which
 //! tools exist, the limits of a turn, prices, and the permission policy.
 
-use crate::message::Usage;
+use crate::model::Price;
+use crate::permission::Rules;
 use crate::provider::{Endpoint, ReasoningConfig, WireFormat};
 use crate::tool::ToolDef;
 
@@ -41,8 +42,8 @@ pub struct AgentConfig {
 }
 
 impl AgentConfig {
-    /// A configuration with default limits, no tools, no prices, and a policy that asks
-    /// about everything.
+    /// A configuration with default limits, no tools, no prices, and the default
+    /// permission rules (`read` and `todo` allow, everything else asks).
     pub fn new(
         provider: impl Into<String>,
         format: WireFormat,
@@ -62,7 +63,7 @@ impl AgentConfig {
             temperature: None,
             price: None,
             credential_env: None,
-            permissions: Box::new(super::policy::FixedPolicy::ask_all()),
+            permissions: Box::new(Rules::new()),
         }
     }
 }
@@ -105,52 +106,5 @@ impl Default for Limits {
             backoff_base_ms: 1_000,
             backoff_cap_ms: 60_000,
         }
-    }
-}
-
-/// A model's prices in US dollars per million tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Price {
-    /// Uncached input.
-    pub input: f64,
-    /// Output, reasoning included.
-    pub output: f64,
-    /// Input read from the prompt cache.
-    pub cache_read: f64,
-    /// Input written to the prompt cache.
-    pub cache_write: f64,
-}
-
-impl Price {
-    /// The cost of `usage` in US dollars.
-    pub fn cost(&self, usage: &Usage) -> f64 {
-        let per = |tokens: u64, price: f64| tokens as f64 * price / 1_000_000.0;
-        per(usage.input_tokens, self.input)
-            + per(usage.output_tokens, self.output)
-            + per(usage.cache_read_tokens, self.cache_read)
-            + per(usage.cache_write_tokens, self.cache_write)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cost_prices_each_counter_separately() {
-        let price = Price {
-            input: 3.0,
-            output: 15.0,
-            cache_read: 0.3,
-            cache_write: 3.75,
-        };
-        let usage = Usage {
-            input_tokens: 1_000_000,
-            output_tokens: 100_000,
-            cache_read_tokens: 2_000_000,
-            cache_write_tokens: 0,
-            reasoning_tokens: 50_000,
-        };
-        assert!((price.cost(&usage) - (3.0 + 1.5 + 0.6)).abs() < 1e-9);
     }
 }

@@ -136,12 +136,12 @@ mod tool_calls;
 #[cfg(test)]
 mod tests;
 
-pub use config::{AgentConfig, Limits, Price};
+pub use config::{AgentConfig, Limits};
 pub use output::{
     AgentError, AskId, Decision, End, Event, HttpId, Outcome, Output, Question, ToolRunId,
     TransportError, TurnInProgress,
 };
-pub use policy::{Action, FixedPolicy, PermissionPolicy};
+pub use policy::PermissionPolicy;
 pub use retry::{Backoff, Rng};
 
 use std::collections::VecDeque;

@@ -9,6 +9,8 @@ use serde_json::{json, Value};
 use super::*;
 use crate::http::{Headers, Request};
 use crate::message::ToolCall;
+use crate::model::Price;
+use crate::permission::{Action, Reason, Rules};
 use crate::provider::{Endpoint, ErrorKind, WireFormat};
 use crate::session::{replay, Verdict};
 use crate::tool::{FileChange, PermissionNeed, ToolInvocation, ToolSpec};
@@ -217,11 +219,7 @@ fn config() -> AgentConfig {
         cache_write: 3.75,
     });
     config.credential_env = Some("ANTHROPIC_API_KEY".into());
-    config.permissions = Box::new(
-        FixedPolicy::ask_all()
-            .with("read", Action::Allow)
-            .with("doom_loop", Action::Ask),
-    );
+    config.permissions = Box::new(Rules::new());
     config
 }
 
@@ -812,7 +810,9 @@ fn permission_deny_with_message_reaches_the_model() {
 #[test]
 fn a_rule_that_denies_answers_without_asking() {
     let mut config = config();
-    config.permissions = Box::new(FixedPolicy::ask_all().with("bash", Action::Deny));
+    let mut rules = Rules::new();
+    rules.add("bash", "rm *", Action::Deny);
+    config.permissions = Box::new(rules);
     let mut h = Harness::with(
         config,
         vec![
@@ -826,6 +826,30 @@ fn a_rule_that_denies_answers_without_asking() {
     assert!(h.results_at(2)[0]
         .2
         .contains("denied by the configured rules"));
+    assert!(h
+        .records()
+        .iter()
+        .any(|r| matches!(&r.entry, Entry::ToolCall(c)
+        if c.verdict == Verdict::Deny
+            && c.reason == Some(Reason::Rule { pattern: "rm *".into() }))));
+}
+
+#[test]
+fn yes_mode_allows_asks_and_the_audit_says_so() {
+    let mut config = config();
+    let mut rules = Rules::new();
+    rules.set_yes(true);
+    config.permissions = Box::new(rules);
+    let mut h = Harness::with(config, edit_twice());
+    assert_eq!(h.run("edit").end, End::Completed);
+    assert!(h.questions().is_empty());
+    assert_eq!(h.runs.len(), 2);
+    let yes = h
+        .records()
+        .iter()
+        .filter(|r| matches!(&r.entry, Entry::ToolCall(c) if c.by == Some(session::DecidedBy::Yes)))
+        .count();
+    assert_eq!(yes, 2);
 }
 
 #[test]
@@ -1230,16 +1254,25 @@ fn an_error_status_cut_mid_body_is_still_classified_by_its_status() {
             _ => None,
         })
         .expect("a request");
-    h.agent.handle_http_head(id, head(400, Headers::new()), Millis(1));
-    h.agent.handle_http_body(id, br#"{"type":"error","error":{"type":"invalid_"#, Millis(2));
+    h.agent
+        .handle_http_head(id, head(400, Headers::new()), Millis(1));
+    h.agent.handle_http_body(
+        id,
+        br#"{"type":"error","error":{"type":"invalid_"#,
+        Millis(2),
+    );
     h.agent
         .handle_http_error(id, TransportError::Reset("eof".into()), Millis(3));
     let outputs: Vec<Output> = std::iter::from_fn(|| h.agent.poll_output()).collect();
-    assert!(!outputs.iter().any(|o| matches!(o, Output::Event(Event::Retry { .. }))));
+    assert!(!outputs
+        .iter()
+        .any(|o| matches!(o, Output::Event(Event::Retry { .. }))));
     let Some(Output::Done(outcome)) = outputs.last() else {
         panic!("{outputs:?}")
     };
-    assert!(matches!(failed(outcome), AgentError::Provider { error, .. } if error.status == Some(400)));
+    assert!(
+        matches!(failed(outcome), AgentError::Provider { error, .. } if error.status == Some(400))
+    );
 }
 
 #[test]

@@ -15,6 +15,7 @@ use std::collections::VecDeque;
 use serde_json::Value;
 
 use crate::message::{Message, Part, Role, ToolCall, ToolResult};
+use crate::permission::{Action, Reason};
 use crate::session::{
     DecidedBy, Entry, FileChangeRecord, MessageRecord, ToolCallRecord, ToolResultRecord, Verdict,
 };
@@ -22,7 +23,6 @@ use crate::time::Millis;
 use crate::tool::{ToolDef, ToolInvocation, ToolOutcome};
 
 use super::output::{AskId, Decision, End, Event, Output, Question, ToolRunId};
-use super::policy::Action;
 use super::{Agent, Phase};
 
 /// The result text of a call the user's abort left unanswered.
@@ -139,7 +139,7 @@ fn denied_text(check: &Check, by: DecidedBy, message: Option<&str>) -> String {
     };
     let mut text = match by {
         DecidedBy::User => format!("the user denied permission {what}; the call did not run"),
-        DecidedBy::Rule => {
+        DecidedBy::Rule | DecidedBy::Yes => {
             format!("permission {what} is denied by the configured rules; the call did not run")
         }
     };
@@ -214,6 +214,7 @@ impl Agent {
                     subject: None,
                     verdict: Verdict::Invalid,
                     by: None,
+                    reason: None,
                     message: Some(text.clone()),
                 }));
                 self.complete(slot, ToolOutcome::error(text), now);
@@ -250,17 +251,22 @@ impl Agent {
             return;
         }
         while let Some(check) = slot.checks.front().cloned() {
-            match self
+            let evaluation = self
                 .config
                 .permissions
-                .evaluate(&check.permission, &check.subject)
-            {
+                .evaluate(&check.permission, &check.subject);
+            let by = match evaluation.reason {
+                Reason::Yes { .. } => DecidedBy::Yes,
+                _ => DecidedBy::Rule,
+            };
+            let reason = Some(evaluation.reason);
+            match evaluation.action {
                 Action::Allow => {
-                    self.audit(slot, &check, Verdict::Allow, DecidedBy::Rule, None);
+                    self.audit(slot, &check, Verdict::Allow, by, reason, None);
                     pass(slot, &check);
                 }
                 Action::Deny => {
-                    self.audit(slot, &check, Verdict::Deny, DecidedBy::Rule, None);
+                    self.audit(slot, &check, Verdict::Deny, by, reason, None);
                     let text = denied_text(&check, DecidedBy::Rule, None);
                     self.complete(slot, ToolOutcome::error(text), now);
                     return;
@@ -388,7 +394,7 @@ impl Agent {
         if let Some(check) = slot.checks.front().cloned() {
             match decision {
                 Decision::AllowOnce => {
-                    self.audit(slot, &check, Verdict::Allow, DecidedBy::User, None);
+                    self.audit(slot, &check, Verdict::Allow, DecidedBy::User, None, None);
                     pass(slot, &check);
                     slot.state = SlotState::Checking;
                 }
@@ -396,13 +402,13 @@ impl Agent {
                     self.config
                         .permissions
                         .grant(&check.permission, &check.subject);
-                    self.audit(slot, &check, Verdict::Allow, DecidedBy::User, None);
+                    self.audit(slot, &check, Verdict::Allow, DecidedBy::User, None, None);
                     pass(slot, &check);
                     slot.state = SlotState::Checking;
                 }
                 Decision::Deny { message } => {
                     let m = message.as_deref();
-                    self.audit(slot, &check, Verdict::Deny, DecidedBy::User, m);
+                    self.audit(slot, &check, Verdict::Deny, DecidedBy::User, None, m);
                     let text = denied_text(&check, DecidedBy::User, m);
                     self.complete(slot, ToolOutcome::error(text), now);
                 }
@@ -487,6 +493,7 @@ impl Agent {
         check: &Check,
         verdict: Verdict,
         by: DecidedBy,
+        reason: Option<Reason>,
         message: Option<&str>,
     ) {
         self.record(Entry::ToolCall(ToolCallRecord {
@@ -497,6 +504,7 @@ impl Agent {
             subject: Some(check.subject.clone()),
             verdict,
             by: Some(by),
+            reason,
             message: message.map(str::to_string),
         }));
     }

@@ -7,11 +7,35 @@
 //! name and answers with a [`ToolOutcome`].
 //!
 //! File tools run over the [`FileSystem`] trait, so the same logic serves the real disk and
-//! an in-memory tree.
+//! an in-memory tree ([`MemoryFs`]). Each built-in is a function from the parsed arguments,
+//! the file system and the session's [`ReadLog`] to a [`ToolOutcome`]; failures are
+//! outcomes too (`is_error`), worded so the model can correct itself. [`run_builtin`]
+//! dispatches the file tools by name; the host adds `bash` and whatever else it runs.
 
+pub mod args;
+pub mod base64;
+mod builtin;
+pub mod diff;
+mod edit;
+pub mod file_format;
 mod fs;
+mod memory_fs;
+mod read;
+mod read_log;
+mod similar_paths;
+pub mod sniff;
+mod write;
 
+pub use builtin::{
+    bash_def, builtin_defs, edit_def, read_def, run_builtin, write_def, BASH_DEFAULT_TIMEOUT_MS,
+    BASH_MAX_TIMEOUT_MS,
+};
+pub use edit::edit;
 pub use fs::{DirEntry, FileKind, FileSystem, FsError, Metadata};
+pub use memory_fs::MemoryFs;
+pub use read::{read, DEFAULT_READ_LIMIT, MAX_LINE_CHARS, MAX_READ_OUTPUT_BYTES};
+pub use read_log::{fnv1a64, ReadLog, StaleRead};
+pub use write::write;
 
 use serde::{Deserialize, Serialize};
 
@@ -80,6 +104,19 @@ impl ToolOutcome {
         }
     }
 
+    /// The failed outcome for a file-system error; a path outside the workspace also
+    /// sets [`ToolOutcome::needs`] to `external_directory` for the resolved path.
+    pub fn fs_error(error: &FsError) -> ToolOutcome {
+        let mut outcome = ToolOutcome::error(error.to_string());
+        if let FsError::OutsideWorkspace { resolved, .. } = error {
+            outcome.needs = Some(PermissionNeed {
+                permission: "external_directory".into(),
+                subject: resolved.clone(),
+            });
+        }
+        outcome
+    }
+
     /// A failed outcome whose text tells the model what went wrong.
     pub fn error(text: impl Into<String>) -> ToolOutcome {
         let text = text.into();
@@ -110,4 +147,26 @@ pub struct PermissionNeed {
     pub permission: String,
     /// What the rules match against (the resolved path).
     pub subject: String,
+}
+
+/// What the caller tells the file tools about the model and the medium.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ToolOptions {
+    /// The model accepts images in tool results; `read` then returns images as images.
+    pub images: bool,
+    /// Files larger than this are not read at all (the file system reads whole files).
+    pub max_file_bytes: u64,
+    /// Images larger than this are refused (providers cap an image near 5 MB of base64).
+    pub max_image_bytes: u64,
+}
+
+impl Default for ToolOptions {
+    /// No images; 50 MiB per file; 3.75 MiB per image (5 MiB once base64-encoded).
+    fn default() -> ToolOptions {
+        ToolOptions {
+            images: false,
+            max_file_bytes: 50 * 1024 * 1024,
+            max_image_bytes: 3_932_160,
+        }
+    }
 }
