@@ -1415,3 +1415,85 @@ fn events_serialize_with_a_type_tag() {
         json!({"type": "deny"})
     );
 }
+
+#[test]
+fn the_loop_is_the_same_over_openai_chat() {
+    let chat = |lines: &[Value]| {
+        let mut s: String = lines.iter().map(|l| format!("data: {l}\n\n")).collect();
+        s += "data: [DONE]\n\n";
+        Reply::sse(s)
+    };
+    let mut config = config();
+    config.provider = "openai".into();
+    config.format = WireFormat::OpenaiChat;
+    config.endpoint.base_url = "http://mock/v1".into();
+    let mut h = Harness::with(
+        config,
+        vec![
+            chat(&[
+                json!({"id": "c1", "model": "gpt-x", "choices": [{"index": 0, "delta": {"role": "assistant",
+                    "tool_calls": [{"index": 0, "id": "call_1", "type": "function",
+                                    "function": {"name": "read", "arguments": ""}}]}}]}),
+                json!({"id": "c1", "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0,
+                    "function": {"arguments": "{\"path\":\"a\"}"}}]}}]}),
+                json!({"id": "c1", "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}),
+                json!({"id": "c1", "choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 5}}),
+            ]),
+            chat(&[
+                json!({"id": "c2", "choices": [{"index": 0, "delta": {"content": "it says ok"}}]}),
+                json!({"id": "c2", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
+            ]),
+        ],
+    );
+    // The harness's credential check expects "anthropic"; route by hand.
+    h.agent
+        .submit(vec![Part::text("read a")], Millis(0), UnixMillis(0))
+        .expect("idle");
+    let mut steps = 0;
+    let outcome = loop {
+        steps += 1;
+        assert!(steps < 200, "did not settle");
+        let mut done = None;
+        while let Some(out) = h.agent.poll_output() {
+            h.log.push(out.clone());
+            match out {
+                Output::NeedCredential { provider } => {
+                    assert_eq!(provider, "openai");
+                    h.agent
+                        .handle_credential(Some(Credential::ApiKey("sk".into())), h.now);
+                }
+                Output::Done(o) => done = Some(o),
+                other => h.route(other),
+            }
+        }
+        if let Some(o) = done {
+            break o;
+        }
+        h.step();
+    };
+    assert_eq!(outcome.end, End::Completed);
+    assert_eq!(h.runs[0].1.input, json!({"path": "a"}));
+    assert_eq!(h.requests[0].1.url, "http://mock/v1/chat/completions");
+    let second = h.request_body(1).to_string();
+    assert!(
+        second.contains(r#""role":"tool""#) && second.contains("call_1"),
+        "{second}"
+    );
+    assert_eq!(h.agent.history()[3].text(), "it says ok");
+    h.assert_replays();
+}
+
+#[test]
+fn abort_while_backing_off_ends_the_turn_without_a_request() {
+    let mut h = Harness::new(vec![Reply::status(
+        429,
+        vec![("retry-after", "30")],
+        "rate_limit_error",
+    )])
+    .abort_at(1_000 + 5_000);
+    assert_eq!(h.run("hi").end, End::Aborted);
+    assert_eq!(h.requests.len(), 1, "the retry never went out");
+    assert_eq!(h.agent.poll_timeout(), None);
+    assert!(h.agent.is_idle());
+    h.assert_replays();
+}
