@@ -10,6 +10,9 @@
 //! Settings: the JSONC configuration ([`config`]), permission rules ([`permission`]) and
 //! the model catalog with prices ([`model`]); config files arrive as text.
 //!
+//! On top of them: the agent's turn loop as a state machine ([`agent`]) and the session
+//! records it writes and replays ([`session`]).
+//!
 //! Out of scope: sockets, TLS, files, processes, threads, clocks and randomness. Time
 //! arrives as a value ([`time`]); entropy and hashes are passed in by the caller.
 //!
@@ -19,12 +22,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod agent;
 pub mod config;
 pub mod http;
 pub mod message;
 pub mod model;
 pub mod permission;
 pub mod provider;
+pub mod session;
 pub mod sse;
 pub mod time;
 pub mod tool;
