@@ -1,36 +1,51 @@
 //! cm: an AI coding assistant for the terminal.
 //!
-//! This first build only answers `--version` and `--help`; the agent, `cm run` and the
-//! rest arrive with the agent issue.
+//! `main` parses the command line ([`args`]) and dispatches; `cm run` ([`run`]) loads the
+//! config ([`config_files`]), resolves the provider ([`providers`]), opens the session
+//! ([`sessions`]), builds the system prompt ([`system_prompt`]) and drives the agent,
+//! showing what happens ([`output`], [`spinner`], [`ask`]) until the turn ends or Ctrl-C
+//! ([`interrupt`]). Every way out is an exit code ([`exit`]).
 #![forbid(unsafe_code)]
+
+mod args;
+mod ask;
+mod config_files;
+mod exit;
+mod help;
+mod interrupt;
+mod output;
+mod prompt;
+mod providers;
+mod run;
+mod sessions;
+mod spinner;
+mod system_prompt;
+#[cfg(test)]
+#[path = "../../../transports/host/src/test_dir.rs"]
+mod test_dir;
 
 use std::process::ExitCode;
 
-const HELP: &str = "\
-cm — an AI coding assistant for the terminal
-
-Usage: cm [--help | --version]
-
-The agent (`cm run`), sessions and the terminal UI are not built yet.
-To see the protocol core at work today, decode a recorded provider stream:
-
-    cargo run -p cm-decode -- --format anthropic path/to/stream.sse
-";
+use args::Command;
+use exit::Status;
 
 fn main() -> ExitCode {
-    let mut args = std::env::args_os().skip(1);
-    match args.next().as_deref().and_then(|a| a.to_str()) {
-        None | Some("-h" | "--help" | "help") => {
-            print!("{HELP}");
-            ExitCode::SUCCESS
+    let command = match args::parse(std::env::args_os().skip(1)) {
+        Ok(command) => command,
+        Err(failure) => {
+            eprintln!("cm: {failure}");
+            return failure.status.into();
         }
-        Some("-V" | "--version") => {
+    };
+    match command {
+        Command::Help(text) => {
+            print!("{text}");
+            Status::Done.into()
+        }
+        Command::Version => {
             println!("cm {}", env!("CARGO_PKG_VERSION"));
-            ExitCode::SUCCESS
+            Status::Done.into()
         }
-        Some(other) => {
-            eprintln!("cm: unknown argument `{other}`; see `cm --help`");
-            ExitCode::from(2)
-        }
+        Command::Run(run_args) => run::main(&run_args).into(),
     }
 }

@@ -1,0 +1,82 @@
+//! The help texts. They teach: what a command does, examples, where config lives, which
+//! environment variables matter, and the exit codes.
+
+/// `cm --help`.
+pub const MAIN: &str = "\
+cm — an AI coding assistant for the terminal
+
+It reads, edits and tests your project with a language model (Anthropic, OpenAI, or any
+OpenAI-compatible server), asks before it changes anything, and keeps every session on disk.
+
+Usage:
+  cm run [OPTIONS] [PROMPT]   run one prompt in this project (see `cm run --help`)
+  cm help [COMMAND]           show help for a command
+  cm --version                print the version
+
+Examples:
+  cm run \"why does the parser test fail?\"
+  git diff | cm run \"review this change\"
+  cm run -c \"now add a test for it\"          continue the last session here
+  cm run --model openai/gpt-5 --yes \"fix the build\"
+
+Try it without a key or network:  scripts/demo.sh   (a scripted model, clearly labelled)
+
+Environment:
+  ANTHROPIC_API_KEY, OPENAI_API_KEY     provider keys
+  ANTHROPIC_BASE_URL, OPENAI_BASE_URL   other endpoints (OpenAI's includes /v1)
+  XDG_CONFIG_HOME, XDG_DATA_HOME        where config and sessions live
+
+Config: ~/.config/cm/config.json, then the nearest cm.json up to the git root.
+Sessions: ~/.local/share/cm/sessions/<id>.jsonl
+";
+
+/// `cm run --help`.
+pub const RUN: &str = "\
+cm run — run one prompt: the model reads, edits and tests your project until it is done
+
+Usage: cm run [OPTIONS] [PROMPT]...
+
+The prompt is the words after the options. Text piped on stdin is the prompt when no
+words are given, and is appended to them as context when both are.
+
+Options:
+  -m, --model PROVIDER/MODEL  the model, e.g. anthropic/claude-sonnet-4-5, openai/gpt-5,
+                              ollama/qwen3 (a provider declared in config)
+  -c, --continue              continue the newest session started in this directory
+  -s, --session ID            continue the session ID
+      --format text|json      text (default): the answer on stdout, progress on stderr;
+                              json: one event object per line on stdout (see README.md)
+  -y, --yes                   allow every action that would ask (never one a rule denies)
+      --max-steps N           stop after N model requests in this turn (default 50)
+  -q, --quiet                 print only the answer (and errors)
+  -h, --help                  print this help
+
+Examples:
+  cm run \"add a --verbose flag to the CLI and test it\"
+  cat error.log | cm run \"what causes this?\"
+  cm run --format json \"list the TODOs\" | jq -r 'select(.type==\"text_delta\").text'
+  cm run -- \"-v is ignored, why?\"         a prompt starting with '-' goes after --
+
+Permissions: reading is allowed; edits, commands and paths outside the project ask
+first. Without a terminal a question is denied; allow with --yes or a config rule.
+
+Config (JSON with comments), ~/.config/cm/config.json and then ./cm.json, later wins:
+  {
+    \"model\": \"anthropic/claude-sonnet-4-5\",
+    \"permission\": {\"edit\": \"allow\", \"bash\": {\"cargo test*\": \"allow\", \"rm *\": \"deny\"}},
+    \"limits\": {\"max_steps\": 50, \"retries\": 8, \"idle_timeout_s\": 120},
+    \"provider\": {
+      \"openai\": {\"api\": \"openai-chat\"},
+      \"ollama\": {\"api\": \"openai-chat\", \"base_url\": \"http://localhost:11434/v1\",
+                 \"models\": {\"qwen3\": {\"context\": 32768, \"output\": 8192}}},
+      \"router\": {\"base_url\": \"https://openrouter.ai/api/v1\", \"api_key\": \"{env:OPENROUTER_API_KEY}\"}
+    }
+  }
+
+Environment:
+  ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL (without /v1), OPENAI_API_KEY, OPENAI_BASE_URL
+  (with /v1), XDG_CONFIG_HOME, XDG_DATA_HOME (sessions in $XDG_DATA_HOME/cm/sessions)
+
+Exit codes: 0 done · 1 the task failed · 2 usage or configuration error · 130 interrupted
+(Ctrl-C stops the turn and saves the session; a second Ctrl-C exits at once)
+";

@@ -1,0 +1,362 @@
+//! From `provider/model` to where requests go and with which key.
+//!
+//! Two providers are built in: `anthropic` (Messages API) and `openai` (Responses API, or
+//! Chat Completions with `"api": "openai-chat"`). Any other id must be declared in config
+//! as an OpenAI-compatible server (`provider.<id>.base_url`). The environment is read as
+//! the official SDKs read it: `ANTHROPIC_BASE_URL` without `/v1` (a trailing `/v1` is
+//! tolerated), `OPENAI_BASE_URL` with it; keys from `ANTHROPIC_API_KEY` and
+//! `OPENAI_API_KEY`. A key written in config (`"api_key": "{env:VAR}"` or literally) wins
+//! over the built-in variable.
+//!
+//! The environment is passed in as a lookup function so tests need not touch the process's.
+
+use cm_proto::config::{expand_env, Api, Config, EnvError, ModelRef};
+use cm_proto::http::Headers;
+use cm_proto::model::{self, Price};
+use cm_proto::provider::{Credential, Endpoint, WireFormat};
+
+use crate::exit::Failure;
+
+/// The model used when neither `--model` nor a config file names one, by the key found.
+pub const DEFAULT_MODELS: [(&str, &str); 2] = [
+    ("ANTHROPIC_API_KEY", "anthropic/claude-sonnet-4-5"),
+    ("OPENAI_API_KEY", "openai/gpt-5"),
+];
+
+/// The key sent to a declared server that has no `api_key`: the agent always sends a
+/// credential, and local servers (Ollama, LM Studio, llama.cpp) ignore it.
+pub const KEYLESS_PLACEHOLDER: &str = "none";
+
+/// A built-in provider's defaults.
+struct BuiltIn {
+    id: &'static str,
+    api: Api,
+    base_env: &'static str,
+    base_default: &'static str,
+    key_env: &'static str,
+}
+
+const BUILT_INS: [BuiltIn; 2] = [
+    BuiltIn {
+        id: "anthropic",
+        api: Api::Anthropic,
+        base_env: "ANTHROPIC_BASE_URL",
+        base_default: "https://api.anthropic.com",
+        key_env: "ANTHROPIC_API_KEY",
+    },
+    BuiltIn {
+        id: "openai",
+        api: Api::OpenaiResponses,
+        base_env: "OPENAI_BASE_URL",
+        base_default: "https://api.openai.com/v1",
+        key_env: "OPENAI_API_KEY",
+    },
+];
+
+/// A provider ready to be asked: format, endpoint and key.
+#[derive(Debug, Clone)]
+pub struct Provider {
+    /// The id (`anthropic`, `openai`, or a configured one).
+    pub id: String,
+    /// The model id sent.
+    pub model: String,
+    /// The wire format.
+    pub format: WireFormat,
+    /// Base URL and extra headers; no credential (it is answered per request).
+    pub endpoint: Endpoint,
+    /// The key, if one was found.
+    pub credential: Option<Credential>,
+    /// The environment variable that holds (or would hold) the key.
+    pub key_env: Option<String>,
+    /// The model's prices, if known.
+    pub price: Option<Price>,
+    /// The model's output limit, if known.
+    pub output_limit: Option<u64>,
+}
+
+impl Provider {
+    /// The message for a provider without a key: which variable to set, or `cm auth login`.
+    pub fn missing_key_message(&self) -> String {
+        match &self.key_env {
+            Some(var) => format!(
+                "no API key for provider `{}`: set {var} (export {var}=...) or run `cm auth login`",
+                self.id
+            ),
+            None => format!(
+                "no API key for provider `{}`: set \"api_key\" in its config or run `cm auth login`",
+                self.id
+            ),
+        }
+    }
+}
+
+/// Which model to use: `--model`, else the config's `model`, else a default for the key
+/// that is set.
+pub fn choose_model(
+    flag: Option<&str>,
+    config: &Config,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<ModelRef, Failure> {
+    if let Some(text) = flag {
+        return ModelRef::parse(text)
+            .map_err(|e| Failure::usage(format!("--model {e}; type e.g. `--model openai/gpt-5`")));
+    }
+    if let Some(model) = config.model() {
+        return Ok(model.clone());
+    }
+    for (var, model) in DEFAULT_MODELS {
+        if env(var).is_some_and(|v| !v.is_empty()) {
+            if let Ok(model) = ModelRef::parse(model) {
+                return Ok(model);
+            }
+        }
+    }
+    Err(Failure::usage(
+        "no model chosen and no API key found\n\
+         pass one: cm run --model anthropic/claude-sonnet-4-5 \"...\"\n\
+         or set \"model\" in ~/.config/cm/config.json, or export ANTHROPIC_API_KEY or OPENAI_API_KEY\n\
+         to try cm without a key, run scripts/demo.sh",
+    ))
+}
+
+/// The ids cm knows: the built-ins, then the configured ones.
+pub fn known_ids(config: &Config) -> Vec<String> {
+    let mut ids: Vec<String> = BUILT_INS.iter().map(|b| b.id.to_string()).collect();
+    for id in config.providers().keys() {
+        if !ids.contains(id) {
+            ids.push(id.clone());
+        }
+    }
+    ids
+}
+
+/// Resolves `model`'s provider against the config and the environment.
+pub fn resolve(
+    model: &ModelRef,
+    config: &Config,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Provider, Failure> {
+    let id = model.provider.as_str();
+    let built_in = BUILT_INS.iter().find(|b| b.id == id);
+    let settings = config.provider(id);
+    if built_in.is_none() && settings.is_none() {
+        return Err(Failure::usage(format!(
+            "unknown provider `{id}`; the known providers are {}\n\
+             to use an OpenAI-compatible server, declare it in cm.json or ~/.config/cm/config.json:\n\
+             \"provider\": {{\"{id}\": {{\"api\": \"openai-chat\", \"base_url\": \"http://localhost:11434/v1\"}}}}",
+            known_ids(config).join(", ")
+        )));
+    }
+    let api = settings
+        .and_then(|s| s.api)
+        .or(built_in.map(|b| b.api))
+        .unwrap_or(Api::OpenaiChat);
+    let format = match api {
+        Api::Anthropic => WireFormat::Anthropic,
+        Api::OpenaiResponses => WireFormat::OpenaiResponses,
+        Api::OpenaiChat => WireFormat::OpenaiChat,
+    };
+
+    let base_url = match (settings.and_then(|s| s.base_url.clone()), built_in) {
+        (Some(url), _) => expand(&url, id, "base_url", env)?,
+        (None, Some(b)) => env(b.base_env)
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| b.base_default.to_string()),
+        (None, None) => {
+            return Err(Failure::usage(format!(
+                "provider `{id}` has no \"base_url\"; add it to its config, like\n\
+                 \"provider\": {{\"{id}\": {{\"base_url\": \"http://localhost:11434/v1\"}}}}"
+            )))
+        }
+    };
+
+    let mut headers = Headers::new();
+    if let Some(settings) = settings {
+        for (name, value) in &settings.headers {
+            headers.push(
+                name.clone(),
+                expand(value, id, &format!("headers.{name}"), env)?,
+            );
+        }
+    }
+
+    let (credential, key_env) = match (settings.and_then(|s| s.api_key.as_deref()), built_in) {
+        (Some(written), _) => match expand_env(written, env) {
+            Ok(key) if !key.is_empty() => (Some(Credential::ApiKey(key)), env_name(written)),
+            Ok(_) => (None, env_name(written)),
+            Err(EnvError::Unset { var }) => (None, Some(var)),
+            Err(e) => {
+                return Err(Failure::usage(format!(
+                    "provider.{id}.api_key: {e}; write it like \"{{env:MY_API_KEY}}\""
+                )))
+            }
+        },
+        (None, Some(b)) => (
+            env(b.key_env)
+                .filter(|k| !k.is_empty())
+                .map(Credential::ApiKey),
+            Some(b.key_env.to_string()),
+        ),
+        (None, None) => (
+            Some(Credential::ApiKey(KEYLESS_PLACEHOLDER.to_string())),
+            None,
+        ),
+    };
+
+    let info = model::resolve(id, &model.model, config.model_config(id, &model.model));
+    Ok(Provider {
+        id: id.to_string(),
+        model: model.model.clone(),
+        format,
+        endpoint: Endpoint {
+            base_url,
+            credential: None,
+            headers,
+        },
+        credential,
+        key_env,
+        price: info.and_then(|i| i.price),
+        output_limit: info.and_then(|i| i.output),
+    })
+}
+
+/// The variable of a value that is exactly `{env:VAR}`.
+fn env_name(written: &str) -> Option<String> {
+    written
+        .trim()
+        .strip_prefix("{env:")
+        .and_then(|rest| rest.strip_suffix('}'))
+        .map(str::to_string)
+}
+
+fn expand(
+    text: &str,
+    id: &str,
+    key: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, Failure> {
+    expand_env(text, env).map_err(|e| {
+        Failure::usage(format!(
+            "provider.{id}.{key}: {e}; set it or change the config"
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cm_proto::config::parse;
+
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    fn config(text: &str) -> Config {
+        Config::from_layers([parse("cm.json", text).unwrap()])
+    }
+
+    fn model(text: &str) -> ModelRef {
+        ModelRef::parse(text).unwrap()
+    }
+
+    #[test]
+    fn anthropic_reads_its_key_and_base_url_from_the_environment() {
+        let e = env(&[
+            ("ANTHROPIC_API_KEY", "sk-ant"),
+            ("ANTHROPIC_BASE_URL", "http://127.0.0.1:9/v1"),
+        ]);
+        let p = resolve(
+            &model("anthropic/claude-sonnet-4-5"),
+            &Config::default(),
+            &e,
+        )
+        .unwrap();
+        assert_eq!(p.format, WireFormat::Anthropic);
+        assert_eq!(p.endpoint.base_url, "http://127.0.0.1:9/v1");
+        assert_eq!(p.credential, Some(Credential::ApiKey("sk-ant".into())));
+        assert!(p.price.is_some());
+        let request = p.format.build_request(&p.endpoint, &Default::default());
+        assert_eq!(
+            request.url, "http://127.0.0.1:9/v1/messages",
+            "the /v1 is not doubled"
+        );
+    }
+
+    #[test]
+    fn openai_defaults_to_responses_and_config_switches_it_to_chat() {
+        let e = env(&[("OPENAI_API_KEY", "sk-o")]);
+        let p = resolve(&model("openai/gpt-5"), &Config::default(), &e).unwrap();
+        assert_eq!(p.format, WireFormat::OpenaiResponses);
+        assert_eq!(p.endpoint.base_url, "https://api.openai.com/v1");
+        let chat = config(r#"{"provider": {"openai": {"api": "openai-chat"}}}"#);
+        let p = resolve(&model("openai/gpt-5"), &chat, &e).unwrap();
+        assert_eq!(p.format, WireFormat::OpenaiChat);
+        assert_eq!(p.key_env.as_deref(), Some("OPENAI_API_KEY"));
+    }
+
+    #[test]
+    fn a_declared_server_speaks_chat_with_its_own_key_and_headers() {
+        let c = config(
+            r#"{"provider": {"local": {"base_url": "http://localhost:11434/v1",
+                 "api_key": "{env:LOCAL_KEY}", "headers": {"X-Title": "cm {env:USER}"}}}}"#,
+        );
+        let e = env(&[("LOCAL_KEY", "k"), ("USER", "ada")]);
+        let p = resolve(&model("local/qwen3"), &c, &e).unwrap();
+        assert_eq!(p.format, WireFormat::OpenaiChat);
+        assert_eq!(p.credential, Some(Credential::ApiKey("k".into())));
+        assert_eq!(p.endpoint.headers.get("x-title"), Some("cm ada"));
+        assert_eq!(p.price, None, "the catalog does not know it");
+
+        let missing = resolve(&model("local/qwen3"), &c, &env(&[("USER", "ada")])).unwrap();
+        assert_eq!(missing.credential, None);
+        assert!(missing.missing_key_message().contains("set LOCAL_KEY"));
+    }
+
+    #[test]
+    fn an_unknown_provider_lists_the_known_ones() {
+        let c = config(r#"{"provider": {"ollama": {"base_url": "http://localhost:11434/v1"}}}"#);
+        let failure = resolve(&model("olama/qwen3"), &c, &env(&[])).unwrap_err();
+        assert!(
+            failure.message.starts_with(
+                "unknown provider `olama`; the known providers are anthropic, openai, ollama"
+            ),
+            "{}",
+            failure.message
+        );
+    }
+
+    #[test]
+    fn a_missing_key_names_the_variable_and_auth_login() {
+        let p = resolve(&model("anthropic/x"), &Config::default(), &env(&[])).unwrap();
+        assert_eq!(p.credential, None);
+        assert_eq!(
+            p.missing_key_message(),
+            "no API key for provider `anthropic`: set ANTHROPIC_API_KEY \
+             (export ANTHROPIC_API_KEY=...) or run `cm auth login`"
+        );
+    }
+
+    #[test]
+    fn the_model_comes_from_the_flag_then_config_then_the_key_found() {
+        let c = config(r#"{"model": "openai/gpt-5-mini"}"#);
+        let e = env(&[("ANTHROPIC_API_KEY", "k")]);
+        assert_eq!(choose_model(Some("x/y"), &c, &e).unwrap(), model("x/y"));
+        assert_eq!(
+            choose_model(None, &c, &e).unwrap(),
+            model("openai/gpt-5-mini")
+        );
+        assert_eq!(
+            choose_model(None, &Config::default(), &e).unwrap(),
+            model("anthropic/claude-sonnet-4-5")
+        );
+        let none = choose_model(None, &Config::default(), &env(&[])).unwrap_err();
+        assert!(none.message.contains("--model anthropic/claude-sonnet-4-5"));
+        let bad = choose_model(Some("gpt-5"), &c, &e).unwrap_err();
+        assert!(bad.message.contains("names no provider"), "{}", bad.message);
+    }
+}

@@ -1,0 +1,196 @@
+//! `cm run`: one prompt, one turn, from the command line to the exit code.
+//!
+//! [`prepare`] does everything that can fail before the model is asked — the workspace,
+//! the config, the provider and its key, the prompt, the session — so those failures
+//! exit 2 without touching a session. [`drive`] then runs the turn through cm-driver and
+//! maps how it ended to the exit code.
+
+use std::io::{IsTerminal, Read};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use cm_host::{Dirs, SessionStore, Workspace};
+use cm_proto::agent::{Agent, AgentConfig, End, Limits};
+use cm_proto::time::UnixMillis;
+use cm_proto::tool::builtin_defs;
+
+use crate::args::RunArgs;
+use crate::exit::{Failure, Status};
+use crate::output::{Mode, Ui};
+use crate::providers::{self, Provider};
+use crate::sessions::{self, Choice, NewSession, OpenSession};
+use crate::system_prompt::{self, Environment};
+use crate::{config_files, prompt};
+
+/// Runs `cm run` and returns how cm exits.
+pub fn main(args: &RunArgs) -> Status {
+    let mut ui = Ui::to_terminal(Mode::new(args.format, args.quiet));
+    match prepare(args, &mut ui).and_then(|prepared| drive(prepared, &mut ui)) {
+        Ok(status) => status,
+        Err(failure) => {
+            ui.fatal(&failure.message);
+            failure.status
+        }
+    }
+}
+
+/// Everything a turn needs, ready.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The agent, with the session's history.
+    pub agent: Agent,
+    /// The provider (for credentials).
+    pub provider: Provider,
+    /// The session log.
+    pub session: OpenSession,
+    /// The user's message.
+    pub prompt: String,
+    /// The workspace root.
+    pub workspace: Workspace,
+}
+
+/// Loads config, provider, prompt and session, and builds the agent.
+pub fn prepare(args: &RunArgs, ui: &mut Ui) -> Result<Prepared, Failure> {
+    let env = |name: &str| std::env::var(name).ok();
+    let cwd = std::env::current_dir()
+        .and_then(|d| d.canonicalize())
+        .map_err(|e| Failure::usage(format!("cannot use the working directory: {e}")))?;
+    let workspace = Workspace::detect(&cwd)
+        .map_err(|e| Failure::usage(format!("cannot use the working directory: {e}")))?;
+    let dirs = Dirs::from_process_env().map_err(|e| Failure::usage(e.to_string()))?;
+    let loaded = config_files::load(&dirs.config_file(), &cwd, workspace.root())?;
+    let config = &loaded.config;
+
+    let model = providers::choose_model(args.model.as_deref(), config, &env)?;
+    let provider = providers::resolve(&model, config, &env)?;
+    if provider.credential.is_none() {
+        return Err(Failure::usage(provider.missing_key_message()));
+    }
+
+    let piped = read_piped_stdin()?;
+    let prompt = prompt::combine(args.prompt.as_deref(), piped.as_deref())?;
+
+    let at = wall_clock();
+    let choice = match (&args.session, args.continue_last) {
+        (Some(id), _) => Choice::Id(id.clone()),
+        (None, true) => Choice::Newest,
+        (None, false) => Choice::New,
+    };
+    let store = SessionStore::new(dirs.sessions());
+    let session = sessions::open(
+        &store,
+        &choice,
+        &NewSession {
+            directory: &cwd,
+            provider: &provider.id,
+            model: &provider.model,
+            prompt: &prompt,
+            at,
+            entropy: entropy(),
+        },
+    )?;
+    ui.session(
+        session.log.id().as_str(),
+        session.resumed,
+        &provider.id,
+        &provider.model,
+    );
+    if provider.price.is_none() {
+        ui.note(&format!(
+            "cm does not know the price of `{}`, so costs are not shown; the request is sent as is \
+             (set one in config: provider.{}.models.\"{}\".price)",
+            provider.model, provider.id, provider.model
+        ));
+    }
+
+    let mut rules = config.permission_rules();
+    rules.set_yes(args.yes);
+    let max_steps = args
+        .max_steps
+        .map(u64::from)
+        .unwrap_or_else(|| config.max_steps());
+    let limits = Limits {
+        max_steps: u32::try_from(max_steps).unwrap_or(u32::MAX).max(1),
+        max_attempts: u32::try_from(config.retries().saturating_add(1)).unwrap_or(u32::MAX),
+        idle_timeout_ms: config.idle_timeout_ms(),
+        ..Limits::default()
+    };
+    let environment = Environment::gather(&cwd, workspace.root());
+    let mut agent_config = AgentConfig::new(
+        provider.id.clone(),
+        provider.format,
+        provider.endpoint.clone(),
+        provider.model.clone(),
+    );
+    agent_config.system = Some(system_prompt::render(&environment));
+    agent_config.tools = builtin_defs();
+    agent_config.limits = limits;
+    agent_config.price = provider.price;
+    agent_config.credential_env = provider.key_env.clone();
+    agent_config.max_output_tokens = provider
+        .output_limit
+        .map(|limit| u32::try_from(limit.min(32_000)).unwrap_or(32_000));
+    agent_config.permissions = Box::new(rules);
+    let agent = Agent::resume(agent_config, &session.state, entropy());
+
+    Ok(Prepared {
+        agent,
+        provider,
+        session,
+        prompt,
+        workspace,
+    })
+}
+
+/// Runs the prepared turn to its end.
+pub fn drive(prepared: Prepared, ui: &mut Ui) -> Result<Status, Failure> {
+    let _ = (prepared, ui);
+    Err(Failure::failed(
+        "the driver (cm-driver) is not wired into cm yet",
+    ))
+}
+
+/// How a turn's end maps to the exit code.
+pub fn status_of(end: &End) -> Status {
+    match end {
+        End::Completed => Status::Done,
+        End::Aborted => Status::Interrupted,
+        End::MaxSteps | End::Failed(_) => Status::Failed,
+    }
+}
+
+/// Reads stdin when it is not a terminal; `None` when it is.
+fn read_piped_stdin() -> Result<Option<String>, Failure> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Ok(None);
+    }
+    let mut bytes = Vec::new();
+    stdin
+        .lock()
+        .take(prompt::STDIN_LIMIT as u64 + 1024 * 1024)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Failure::usage(format!("cannot read stdin: {e}")))?;
+    Ok(Some(prompt::decode_piped(&bytes)))
+}
+
+fn wall_clock() -> UnixMillis {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    UnixMillis(u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// 64 random bits from the kernel, or from the clock and the process id if that fails.
+fn entropy() -> u64 {
+    let mut bytes = [0u8; 8];
+    let from_kernel = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .is_ok();
+    if from_kernel {
+        return u64::from_le_bytes(bytes);
+    }
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ (u64::from(std::process::id()) << 32)
+}
