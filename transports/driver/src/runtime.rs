@@ -1,7 +1,7 @@
 //! The driver loop's clock, wait and workers.
 
 use std::fmt;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -69,10 +69,7 @@ impl Runtime for StdRuntime {
         if left == 0 {
             return inputs.try_recv().ok();
         }
-        match inputs.recv_timeout(Duration::from_millis(left)) {
-            Ok(input) => Some(input),
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
-        }
+        inputs.recv_timeout(Duration::from_millis(left)).ok()
     }
 
     /// When the system refuses another thread, the work runs on the caller's thread

@@ -1,5 +1,7 @@
 //! UreqClient against cm-mock on 127.0.0.1: what the agent receives for each kind of answer.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 use std::net::TcpListener;
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
