@@ -130,7 +130,8 @@ impl HttpClient for UreqClient {
                 .unwrap_or_else(PoisonError::into_inner)
                 .remove(&id);
             drop(gone);
-            // The closure (and the sender in it) is gone; nothing more can be reported.
+            // The closure (and the sender in it) is gone: the agent's idle deadline ends
+            // its wait for this exchange.
             drop(error);
         }
     }
