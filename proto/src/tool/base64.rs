@@ -1,4 +1,5 @@
-//! Standard base64 (RFC 4648 §4, with `=` padding), encoding only: image bytes for the model.
+//! Standard base64 (RFC 4648 §4, with `=` padding): image bytes for the model, binary file
+//! contents in session records.
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -19,9 +20,65 @@ pub fn encode(bytes: &[u8]) -> String {
     out
 }
 
+/// Decodes standard, padded base64; `None` on any character or length it does not allow.
+pub fn decode(text: &str) -> Option<Vec<u8>> {
+    let bytes = text.as_bytes();
+    if !bytes.len().is_multiple_of(4) {
+        return None;
+    }
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
+    let chunks = bytes.len() / 4;
+    for (i, chunk) in bytes.chunks(4).enumerate() {
+        let last = i + 1 == chunks;
+        let pad = chunk.iter().rev().take_while(|&&c| c == b'=').count();
+        if pad > 2 || (pad > 0 && !last) {
+            return None;
+        }
+        let mut n = 0u32;
+        for &c in &chunk[..4 - pad] {
+            n = (n << 6) | value(c)?;
+        }
+        n <<= 6 * pad as u32;
+        out.push((n >> 16) as u8);
+        if pad < 2 {
+            out.push((n >> 8) as u8);
+        }
+        if pad < 1 {
+            out.push(n as u8);
+        }
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::encode;
+    use super::{decode, encode};
+
+    #[test]
+    fn decode_inverts_encode_and_refuses_garbage() {
+        for plain in ["", "f", "fo", "foo", "foob", "fooba", "foobar"] {
+            assert_eq!(
+                decode(&encode(plain.as_bytes())).as_deref(),
+                Some(plain.as_bytes())
+            );
+        }
+        let all: Vec<u8> = (0..=255).collect();
+        assert_eq!(decode(&encode(&all)), Some(all));
+        assert_eq!(decode("Zg="), None, "length not a multiple of 4");
+        assert_eq!(decode("Z=g="), None, "padding inside");
+        assert_eq!(decode("Zg==Zg=="), None, "padding before the end");
+        assert_eq!(decode("Z!=="), None, "not in the alphabet");
+    }
 
     #[test]
     fn encodes_the_rfc_4648_test_vectors() {

@@ -94,6 +94,35 @@ pub struct ToolOutcome {
     pub needs: Option<PermissionNeed>,
 }
 
+#[cfg(test)]
+mod file_change_tests {
+    use super::FileChange;
+
+    #[test]
+    fn text_is_a_string_and_binary_is_base64_and_both_round_trip() {
+        let change = FileChange {
+            path: "a.txt".into(),
+            before: Some(b"hello\n".to_vec()),
+            after: Some(vec![0xff, 0x00, 0x10]),
+        };
+        let json = serde_json::to_value(&change).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"path": "a.txt", "before": "hello\n", "after": {"base64": "/wAQ"}})
+        );
+        let back: FileChange = serde_json::from_value(json).unwrap();
+        assert_eq!(back, change);
+        let created = FileChange {
+            path: "n".into(),
+            before: None,
+            after: Some(Vec::new()),
+        };
+        let json = serde_json::to_string(&created).unwrap();
+        assert_eq!(json, r#"{"path":"n","before":null,"after":""}"#);
+        assert_eq!(serde_json::from_str::<FileChange>(&json).unwrap(), created);
+    }
+}
+
 impl ToolOutcome {
     /// A successful outcome with one text output.
     pub fn text(text: impl Into<String>, summary: impl Into<String>) -> ToolOutcome {
@@ -130,14 +159,51 @@ impl ToolOutcome {
 }
 
 /// One file change, recorded so a turn can be undone exactly.
+///
+/// In JSON each content is a string when it is UTF-8 and `{"base64": "…"}` otherwise, so
+/// session logs stay readable and exact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileChange {
     /// The path as the tool resolved it.
     pub path: String,
     /// The content before; `None` when the file did not exist.
+    #[serde(with = "file_content")]
     pub before: Option<Vec<u8>>,
     /// The content after; `None` when the file was deleted.
+    #[serde(with = "file_content")]
     pub after: Option<Vec<u8>>,
+}
+
+/// The serde form of file contents in [`FileChange`].
+mod file_content {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Text(String),
+        Binary { base64: String },
+    }
+
+    pub fn serialize<S: Serializer>(bytes: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        let repr = bytes.as_ref().map(|b| match std::str::from_utf8(b) {
+            Ok(text) => Repr::Text(text.to_string()),
+            Err(_) => Repr::Binary {
+                base64: super::base64::encode(b),
+            },
+        });
+        repr.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        match Option::<Repr>::deserialize(d)? {
+            None => Ok(None),
+            Some(Repr::Text(text)) => Ok(Some(text.into_bytes())),
+            Some(Repr::Binary { base64 }) => super::base64::decode(&base64)
+                .map(Some)
+                .ok_or_else(|| serde::de::Error::custom("invalid base64 in file content")),
+        }
+    }
 }
 
 /// A permission a tool found it needs before it can run.

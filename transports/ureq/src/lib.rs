@@ -1,6 +1,20 @@
-//! cm-ureq: the blocking driver of cm's agent over ureq.
+//! cm-ureq: the blocking driver of cm's agent — [`UreqClient`], an
+//! [`HttpClient`](cm_driver::HttpClient) over ureq with rustls (ring).
 //!
-//! Planned (agent issue): send the core's HTTP requests with ureq (rustls), feed response
-//! bodies to the agent chunk by chunk, run tools on worker threads, bound every wait by
-//! the agent's deadlines. Empty until then, so the workspace shows its final layout.
+//! Each exchange runs on its own thread with its own ureq agent, so that cancelling it
+//! ([`ureq::Agent::shutdown`]) interrupts exactly that exchange, even in the middle of a
+//! blocked read. Bodies are forwarded in the pieces the socket delivers them (at most
+//! 16 KiB each), never buffered whole. Statuses are not errors: a 429 or 500 arrives as
+//! a head and a body like a 200, and the agent classifies it.
+//!
+//! Configuration comes from the environment as curl reads it ([`ClientOptions::from_env`]):
+//! `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` (either case) and `NO_PROXY`; trust roots
+//! from `SSL_CERT_FILE`, else the system's CA bundle, else the bundled Mozilla roots.
+//! Everything else (the loop, the tools) is in cm-driver.
 #![forbid(unsafe_code)]
+
+mod client;
+mod options;
+
+pub use client::UreqClient;
+pub use options::{ClientOptions, TrustRoots, SYSTEM_BUNDLES};
