@@ -36,11 +36,13 @@ cat > "$project/test.sh" <<'SH'
 out="$(sh greeting.sh)"
 if [ "$out" = "Hello, world!" ]; then echo "PASS"; else echo "FAIL: got '$out'"; exit 1; fi
 SH
+chmod +x "$project/test.sh"
 # The project's permission rules: edits allowed, and this one test command.
 cat > "$project/cm.json" <<'JSON'
 {
-  // cm.json: project config (comments are fine)
-  "permission": {"edit": "allow", "bash": {"sh test.sh": "allow"}}
+  // cm.json: project config (comments are fine). Edits are allowed; of the commands,
+  // only the test (a command named by a path is also checked under its base name).
+  "permission": {"edit": "allow", "bash": {"./test.sh": "allow", "test.sh": "allow"}}
 }
 JSON
 
@@ -56,10 +58,10 @@ cat > "$tmp/script.json" <<'JSON'
    "usage": {"input_tokens": 1900, "output_tokens": 60}},
   {"expect": {"tool_result_contains": "greeting.sh"},
    "text": "Now the test.",
-   "tool_calls": [{"name": "bash", "arguments": {"command": "sh test.sh", "description": "run the test"}}],
+   "tool_calls": [{"name": "bash", "arguments": {"command": "./test.sh", "description": "run the test"}}],
    "usage": {"input_tokens": 2000, "output_tokens": 30}},
   {"expect": {"tool_result_contains": "PASS"},
-   "text": "Fixed the typo in greeting.sh:2 (\"wrold\" → \"world\"); `sh test.sh` passes.",
+   "text": "Fixed the typo in greeting.sh:2 (\"wrold\" → \"world\"); `./test.sh` passes.",
    "usage": {"input_tokens": 2100, "output_tokens": 35}}
 ]
 JSON

@@ -10,6 +10,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, IsTerminal, Write};
 
 use cm_proto::agent::{Decision, Question};
+use cm_proto::permission::{Action, Reason, Rules};
 
 /// Where questions can be asked.
 #[derive(Debug)]
@@ -38,24 +39,62 @@ without it and tell the user what you needed.";
 
 /// What the user is told when a question was denied for lack of a terminal.
 pub fn no_terminal_note(question: &Question) -> String {
-    let rule = match question.permission.as_str() {
-        "bash" => format!(
-            "\"permission\": {{\"bash\": {{\"{}\": \"allow\"}}}}",
-            first_word_pattern(&question.subject)
-        ),
-        key => format!("\"permission\": {{\"{key}\": \"allow\"}}"),
-    };
-    format!(
-        "denied {} {} (no terminal to ask on); to allow it, rerun with --yes or add to cm.json: {rule}",
+    let denied = format!(
+        "denied {} {} (no terminal to ask on)",
         question.permission,
         describe_subject(&question.subject)
-    )
+    );
+    let rule = match question.permission.as_str() {
+        "bash" => {
+            let allows = |patterns: &[String]| {
+                let mut rules = Rules::new();
+                for pattern in patterns {
+                    rules.add("bash", pattern, Action::Allow);
+                }
+                rules.evaluate("bash", &question.subject)
+            };
+            let exact = question.subject.trim().to_string();
+            let mut candidates = vec![vec![first_word_pattern(&exact)], vec![exact.clone()]];
+            // A command named by a path is checked under its base name too.
+            if let Some((name, rest)) = exact.split_once(' ').or(Some((exact.as_str(), ""))) {
+                if let Some((_, base)) = name.rsplit_once('/') {
+                    let by_base = format!("{base} {rest}").trim_end().to_string();
+                    candidates.push(vec![exact.clone(), by_base]);
+                }
+            }
+            let Some(patterns) = candidates
+                .into_iter()
+                .find(|set| allows(set).action == Action::Allow)
+            else {
+                let why = match Rules::new().evaluate("bash", &question.subject).reason {
+                    Reason::NotSimple { why, .. } => why,
+                    _ => "it is not one simple command".to_string(),
+                };
+                return format!(
+                    "{denied}; to allow it, rerun with --yes (a pattern rule cannot allow \
+                     this line: {why})"
+                );
+            };
+            let entries: Vec<String> = patterns
+                .iter()
+                .map(|p| {
+                    format!(
+                        "\"{}\": \"allow\"",
+                        p.replace('\\', "\\\\").replace('"', "\\\"")
+                    )
+                })
+                .collect();
+            format!("\"permission\": {{\"bash\": {{{}}}}}", entries.join(", "))
+        }
+        key => format!("\"permission\": {{\"{key}\": \"allow\"}}"),
+    };
+    format!("{denied}; to allow it, rerun with --yes or add to cm.json: {rule}")
 }
 
 /// `cargo test --all` → `cargo *`, a pattern a user would likely write.
 fn first_word_pattern(command: &str) -> String {
     match command.split_whitespace().next() {
-        Some(word) => format!("{} *", word.replace('"', "\\\"")),
+        Some(word) => format!("{word} *"),
         None => "*".to_string(),
     }
 }
@@ -152,6 +191,13 @@ mod tests {
             "denied bash `cargo test --all` (no terminal to ask on); to allow it, rerun with \
              --yes or add to cm.json: \"permission\": {\"bash\": {\"cargo *\": \"allow\"}}"
         );
+        assert_eq!(
+            no_terminal_note(&question("bash", "sh test.sh")),
+            "denied bash `sh test.sh` (no terminal to ask on); to allow it, rerun with --yes \
+             (a pattern rule cannot allow this line: `sh` runs another command)"
+        );
+        assert!(no_terminal_note(&question("bash", "./test.sh"))
+            .ends_with("{\"bash\": {\"./test.sh\": \"allow\", \"test.sh\": \"allow\"}}"));
         assert!(no_terminal_note(&question("edit", "src/a.rs"))
             .ends_with("\"permission\": {\"edit\": \"allow\"}"));
     }

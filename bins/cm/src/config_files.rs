@@ -23,6 +23,7 @@ pub struct LoadedConfig {
     /// The merged settings.
     pub config: Config,
     /// The files that existed and were read.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub files: Vec<PathBuf>,
 }
 

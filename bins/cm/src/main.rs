@@ -10,6 +10,7 @@
 mod args;
 mod ask;
 mod config_files;
+mod drive;
 mod exit;
 mod help;
 mod interrupt;

@@ -76,6 +76,7 @@ impl Ui {
     }
 
     /// Output to the given writers, without a spinner (for tests).
+    #[cfg(test)]
     pub fn to_writers(mode: Mode, out: Box<dyn Write>, err: Box<dyn Write>) -> Ui {
         Ui {
             mode,

@@ -2,7 +2,7 @@
 //!
 //! [`prepare`] does everything that can fail before the model is asked — the workspace,
 //! the config, the provider and its key, the prompt, the session — so those failures
-//! exit 2 without touching a session. [`drive`] then runs the turn through cm-driver and
+//! exit 2 without touching a session. [`crate::drive`] then runs the turn through cm-driver and
 //! maps how it ended to the exit code.
 
 use std::io::{IsTerminal, Read};
@@ -24,7 +24,7 @@ use crate::{config_files, prompt};
 /// Runs `cm run` and returns how cm exits.
 pub fn main(args: &RunArgs) -> Status {
     let mut ui = Ui::to_terminal(Mode::new(args.format, args.quiet));
-    match prepare(args, &mut ui).and_then(|prepared| drive(prepared, &mut ui)) {
+    match prepare(args, &mut ui).and_then(|prepared| crate::drive::drive(prepared, &mut ui)) {
         Ok(status) => status,
         Err(failure) => {
             ui.fatal(&failure.message);
@@ -139,14 +139,6 @@ pub fn prepare(args: &RunArgs, ui: &mut Ui) -> Result<Prepared, Failure> {
         prompt,
         workspace,
     })
-}
-
-/// Runs the prepared turn to its end.
-pub fn drive(prepared: Prepared, ui: &mut Ui) -> Result<Status, Failure> {
-    let _ = (prepared, ui);
-    Err(Failure::failed(
-        "the driver (cm-driver) is not wired into cm yet",
-    ))
 }
 
 /// How a turn's end maps to the exit code.

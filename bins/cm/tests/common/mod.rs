@@ -68,6 +68,13 @@ impl Sandbox {
         std::fs::write(path, text).expect("write project file");
     }
 
+    /// Marks a project file executable.
+    pub fn make_executable(&self, rel: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.project.join(rel);
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+
     /// Reads a project file.
     pub fn read(&self, rel: &str) -> String {
         std::fs::read_to_string(self.project.join(rel)).expect("read project file")
