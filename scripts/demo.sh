@@ -42,7 +42,9 @@ cat > "$project/cm.json" <<'JSON'
 {
   // cm.json: project config (comments are fine). Edits are allowed; of the commands,
   // only the test (a command named by a path is also checked under its base name).
-  "permission": {"edit": "allow", "bash": {"./test.sh": "allow", "test.sh": "allow"}}
+  "permission": {"edit": "allow", "bash": {"./test.sh": "allow", "test.sh": "allow"}},
+  // The scripted model costs nothing; cm shows costs from these prices.
+  "provider": {"anthropic": {"models": {"scripted-demo-model": {"price": {"input": 0, "output": 0}}}}}
 }
 JSON
 
@@ -98,6 +100,6 @@ cat "$project/greeting.sh"
 echo
 session="$(ls "$tmp"/data/cm/sessions/*.jsonl | head -n1)"
 echo "Session saved: one JSON line per record ($(wc -l < "$session") lines):"
-sed -n 's/^{"v":[0-9]*,"at":[0-9]*,"type":"\([a-z_]*\)".*/\1/p' "$session" | uniq -c
+sed -n 's/^{"v":[0-9]*,"at":[0-9]*,"type":"\([a-z_]*\)".*/\1/p' "$session" | sort | uniq -c | sort -rn
 echo
 echo "With a real key, the same in your project:  cm run \"...\"   (see README.md)"
