@@ -2264,4 +2264,84 @@ mod tests {
         assert_eq!(e.message, "413 Request Entity Too Large");
         assert!(!e.retryable);
     }
+
+    /// Feeds `lines` to two decoders, one as `decode` does (the typed fast path where it
+    /// takes the event) and one always through the `Value` path; returns both event lists
+    /// and whether each event took the fast path.
+    fn both_paths(lines: &[&str]) -> (Vec<StreamEvent>, Vec<StreamEvent>, Vec<bool>) {
+        let mut typed = StreamDecoder::new();
+        let mut general = StreamDecoder::new();
+        let (mut typed_out, mut general_out, mut fast) = (Vec::new(), Vec::new(), Vec::new());
+        for data in lines {
+            let value: Value = serde_json::from_str(data).unwrap();
+            let kind = value["type"].as_str().unwrap_or("").to_string();
+            let took_fast =
+                FastEvent::parse(data).is_some_and(|e| typed.handle_fast(&e, &mut typed_out));
+            if !took_fast {
+                typed.handle(&kind, &value, data.as_bytes(), &mut typed_out);
+            }
+            fast.push(took_fast);
+            general.handle(&kind, &value, data.as_bytes(), &mut general_out);
+        }
+        (typed_out, general_out, fast)
+    }
+
+    #[test]
+    fn fast_path_gives_the_events_of_the_value_path() {
+        let lines = [
+            r#"{"type":"message_start","message":{"id":"msg_1","model":"claude","usage":{"input_tokens":7,"cache_read_input_tokens":3}}}"#,
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":"","signature":""}}"#,
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"a\nb"}}"#,
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"sig"}}"#,
+            r#"{"type":"content_block_stop","index":0}"#,
+            r#"{"type":"content_block_start","index":1,"content_block":{"type":"text","text":"Hi"}}"#,
+            r#"{"type":"content_block_start","index":2,"content_block":{"type":"redacted_thinking","data":"opaque"}}"#,
+            r#"{"type":"content_block_start","index":3,"content_block":{"type":"tool_use","id":"toolu_1","name":"f","input":{}}}"#,
+            r#"{"type":"content_block_delta","index":3,"delta":{"type":"input_json_delta","partial_json":"{\"a\":1}"}}"#,
+            r#"{"type":"message_start","message":{"id":"msg_2"}}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":9,"output_tokens_details":{"thinking_tokens":4}}}"#,
+            r#"{"type":"message_stop"}"#,
+        ];
+        let (typed, general, fast) = both_paths(&lines);
+        assert!(fast.iter().all(|f| *f), "{fast:?}");
+        assert_eq!(typed, general);
+        assert!(typed.contains(&StreamEvent::ToolCallEnd {
+            part: 3,
+            arguments: "{\"a\":1}".into()
+        }));
+    }
+
+    #[test]
+    fn unusual_shapes_take_the_value_path() {
+        let lines = [
+            // A start with a filled-in tool input, a block type cm does not model, a
+            // second start for an open block, an index that is not an unsigned integer, a
+            // delta in array form, usage in array form, a duplicate key.
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"t","name":"f","input":{"b":1,"a":2}}}"#,
+            r#"{"type":"content_block_start","index":1,"content_block":{"type":"server_tool_use","id":"s"}}"#,
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"text"}}"#,
+            r#"{"type":"content_block_stop","index":"0"}"#,
+            r#"{"type":"content_block_delta","index":0,"delta":["input_json_delta","x"]}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":[1,2]}"#,
+            r#"{"type":"message_start","message":{"id":"a","id":"b"}}"#,
+            r#"["content_block_stop",0]"#,
+        ];
+        let (typed, general, fast) = both_paths(&lines);
+        assert!(fast.iter().all(|f| !*f), "{fast:?}");
+        assert_eq!(typed, general);
+        assert!(typed.contains(&StreamEvent::Debug {
+            message: "skipped content block `server_tool_use`".into()
+        }));
+        let mut decoder = StreamDecoder::new();
+        let mut out = Vec::new();
+        decoder.decode(&event(lines[0]), &mut out).unwrap();
+        let _ = decoder.finish(&mut out);
+        assert_eq!(
+            out.last(),
+            Some(&StreamEvent::ToolCallEnd {
+                part: 0,
+                arguments: r#"{"a":2,"b":1}"#.into()
+            })
+        );
+    }
 }

@@ -1659,4 +1659,73 @@ mod tests {
             Err(DecodeError::NotAResponse { .. })
         ));
     }
+
+    /// Feeds `payloads` to two decoders, one through the typed fast path where it takes
+    /// the chunk and one always through the `Value` path; returns both event lists and
+    /// whether each payload took the fast path.
+    fn both_paths(payloads: &[&str]) -> (Vec<StreamEvent>, Vec<StreamEvent>, Vec<bool>) {
+        let mut typed = StreamDecoder::new();
+        let mut general = StreamDecoder::new();
+        let (mut typed_out, mut general_out, mut fast) = (Vec::new(), Vec::new(), Vec::new());
+        for data in payloads {
+            typed
+                .decode(&event("message", data, 0), &mut typed_out)
+                .unwrap();
+            fast.push(FastChunk::parse(data).is_some());
+            let value: Value = serde_json::from_str(data).unwrap();
+            match value.as_object() {
+                Some(chunk) if !is_error(&value) => general.chunk(chunk, &mut general_out),
+                _ => general.error(Some(&value), data, &mut general_out),
+            }
+        }
+        (typed_out, general_out, fast)
+    }
+
+    #[test]
+    fn fast_path_gives_the_events_of_the_value_path() {
+        let payloads = [
+            r#"{"id":"c1","model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#,
+            r#"{"id":"c1","choices":[{"index":0,"delta":{"reasoning_content":"hm\n"}}]}"#,
+            r#"{"id":"c1","choices":[{"index":0,"delta":{"content":"Hi \"there\""}}]}"#,
+            r#"{"id":"c1","choices":[{"index":1,"delta":{"refusal":"no"}}]}"#,
+            r#"{"choices":[{"delta":{"tool_calls":[{"index":3,"id":"call_1","type":"function","function":{"name":"f","arguments":"{\"a"}}]}}]}"#,
+            r#"{"choices":[{"delta":{"tool_calls":[{"index":3,"function":{"arguments":"\":1}"}},{"type":"web","id":"x"}]}}]}"#,
+            r#"{"choices":[{"delta":{"tool_calls":[{"id":"call_2","function":{"name":"g"}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#,
+            r#"{"choices":[],"usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15,"prompt_tokens_details":{"cached_tokens":4},"completion_tokens_details":{"reasoning_tokens":2}}}"#,
+            r#"{"choices":[]}"#,
+        ];
+        let (typed, general, fast) = both_paths(&payloads);
+        assert!(fast.iter().all(|f| *f), "{fast:?}");
+        assert_eq!(typed, general);
+        assert!(typed.contains(&ToolCallEnd {
+            part: 3,
+            arguments: "{\"a\":1}".into()
+        }));
+    }
+
+    #[test]
+    fn unusual_shapes_take_the_value_path() {
+        let payloads = [
+            // Mistral's content list, an index that is not an unsigned integer, a choice
+            // and a delta that are not objects (nor their array form), arguments that are
+            // an object, a duplicate key, Azure's filter results, a legacy function call.
+            r#"{"id":"c1","choices":[{"index":0,"delta":{"content":[{"type":"text","text":"a"}]}}]}"#,
+            r#"{"choices":[{"index":-1,"delta":{"content":"b"}}]}"#,
+            r#"{"choices":[[0,{"content":"c"},null]]}"#,
+            r#"{"choices":[{"index":0,"delta":[{"content":"d"}]}]}"#,
+            r#"{"choices":[{"delta":{"tool_calls":[{"id":"k","function":{"name":"f","arguments":{"x":1}}}]}}]}"#,
+            r#"{"choices":[{"delta":{"content":"e","content":"f"}}]}"#,
+            r#"{"choices":[],"prompt_filter_results":null}"#,
+            r#"{"choices":[{"delta":{"function_call":{"name":"old"},"audio":[]}}]}"#,
+            r#"{"choices":[],"usage":{"prompt_tokens":1.5}}"#,
+            r#"{"error":{"message":"boom","type":"server_error"}}"#,
+        ];
+        let (typed, general, fast) = both_paths(&payloads);
+        assert!(fast.iter().all(|f| !*f), "{fast:?}");
+        assert_eq!(typed, general);
+        assert!(typed.contains(&Debug {
+            message: "choice that is not an object skipped".into()
+        }));
+    }
 }
