@@ -12,7 +12,8 @@
 //! decoding thread (from /proc/thread-self/schedstat), so a busy machine does not hide what
 //! one core does.
 //!
-//! Run: `cargo bench -p cm-conformance --bench throughput`
+//! Run: `cargo bench -p cm-conformance --bench throughput [-- NAME]` (NAME: a part of a
+//! stream's name, to run only those streams)
 
 use std::time::Instant;
 
@@ -69,7 +70,12 @@ fn main() {
         "{:<24} {:<18} {:>14} {:>14} {:>10}",
         "stream", "shape", "MB/s (CPU)", "MB/s (wall)", "responses"
     );
-    for case in &CASES {
+    // An optional argument picks the streams whose name contains it (for profiling one).
+    let filter = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with("--"))
+        .unwrap_or_default();
+    for case in CASES.iter().filter(|c| c.name.contains(filter.as_str())) {
         let path = format!("{dir}/{}", case.fixture);
         let recorded = std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
         let events = split_events(&recorded);

@@ -37,6 +37,8 @@ use crate::http::{Headers, Method, Request};
 use crate::message::{Image, Message, Part, Role, StopReason, ToolOutput, ToolResult, Usage};
 use crate::sse;
 
+use super::typed::{opt_str, EmptyObject, Object, Text};
+
 /// The `anthropic-version` header value every request carries.
 pub const API_VERSION: &str = "2023-06-01";
 
@@ -366,6 +368,22 @@ fn stop_reason(reason: &str) -> StopReason {
     }
 }
 
+impl UsageCounts {
+    /// The counters of an Anthropic `usage` object (each `None` unless an unsigned
+    /// integer). Anthropic's `input_tokens` already excludes cache reads and writes.
+    fn from_value(usage: &Value) -> UsageCounts {
+        UsageCounts {
+            input_tokens: usage["input_tokens"].as_u64(),
+            output_tokens: usage["output_tokens"].as_u64(),
+            cache_read_input_tokens: usage["cache_read_input_tokens"].as_u64(),
+            cache_creation_input_tokens: usage["cache_creation_input_tokens"].as_u64(),
+            output_tokens_details: Some(Object(OutputDetails {
+                thinking_tokens: usage["output_tokens_details"]["thinking_tokens"].as_u64(),
+            })),
+        }
+    }
+}
+
 /// Usage counters as last reported; `None` until a report carries them.
 #[derive(Debug, Clone, Copy, Default)]
 struct UsageCounters {
@@ -377,20 +395,6 @@ struct UsageCounters {
 }
 
 impl UsageCounters {
-    /// Takes every non-null counter of an Anthropic `usage` object. Anthropic's
-    /// `input_tokens` already excludes cache reads and writes.
-    fn merge(&mut self, usage: &Value) {
-        self.merge_counts(&UsageCounts {
-            input_tokens: usage["input_tokens"].as_u64(),
-            output_tokens: usage["output_tokens"].as_u64(),
-            cache_read_input_tokens: usage["cache_read_input_tokens"].as_u64(),
-            cache_creation_input_tokens: usage["cache_creation_input_tokens"].as_u64(),
-            output_tokens_details: Some(OutputDetails {
-                thinking_tokens: usage["output_tokens_details"]["thinking_tokens"].as_u64(),
-            }),
-        });
-    }
-
     /// Takes every counter present in `usage`.
     fn merge_counts(&mut self, usage: &UsageCounts) {
         let take = |slot: &mut Option<u64>, value: Option<u64>| {
@@ -407,7 +411,7 @@ impl UsageCounters {
             usage
                 .output_tokens_details
                 .as_ref()
-                .and_then(|d| d.thinking_tokens),
+                .and_then(|d| d.0.thinking_tokens),
         );
     }
 
@@ -506,7 +510,7 @@ pub fn decode_body(body: &[u8]) -> Result<Vec<StreamEvent>, DecodeError> {
         part += 1;
     }
     let mut usage = UsageCounters::default();
-    usage.merge(&value["usage"]);
+    usage.merge_counts(&UsageCounts::from_value(&value["usage"]));
     out.push(StreamEvent::Usage(usage.snapshot()));
     if let Some(reason) = value["stop_reason"].as_str() {
         out.push(StreamEvent::Stop {
@@ -635,7 +639,8 @@ impl StreamDecoder {
             "content_block_stop" => self.block_stop(v, out),
             "message_delta" => {
                 if v["usage"].is_object() {
-                    self.usage.merge(&v["usage"]);
+                    self.usage
+                        .merge_counts(&UsageCounts::from_value(&v["usage"]));
                     out.push(StreamEvent::Usage(self.usage.snapshot()));
                 }
                 if let Some(reason) = v["delta"]["stop_reason"].as_str() {
@@ -660,6 +665,24 @@ impl StreamDecoder {
 
     fn message_start(&mut self, v: &Value, out: &mut Vec<StreamEvent>) {
         let message = &v["message"];
+        let usage = message["usage"]
+            .is_object()
+            .then(|| UsageCounts::from_value(&message["usage"]));
+        self.start_message(
+            message["id"].as_str(),
+            message["model"].as_str(),
+            usage.as_ref(),
+            out,
+        );
+    }
+
+    fn start_message(
+        &mut self,
+        id: Option<&str>,
+        model: Option<&str>,
+        usage: Option<&UsageCounts>,
+        out: &mut Vec<StreamEvent>,
+    ) {
         if self.started {
             out.push(StreamEvent::Debug {
                 message: "ignored a second message_start".into(),
@@ -668,11 +691,11 @@ impl StreamDecoder {
         }
         self.started = true;
         out.push(StreamEvent::Start {
-            id: message["id"].as_str().map(str::to_string),
-            model: message["model"].as_str().map(str::to_string),
+            id: id.map(str::to_string),
+            model: model.map(str::to_string),
         });
-        if message["usage"].is_object() {
-            self.usage.merge(&message["usage"]);
+        if let Some(usage) = usage {
+            self.usage.merge_counts(usage);
             out.push(StreamEvent::Usage(self.usage.snapshot()));
         }
     }
@@ -683,15 +706,51 @@ impl StreamDecoder {
         if self.ended {
             return false;
         }
-        match (event.kind.as_ref(), event.index, &event.delta) {
+        match (
+            event.kind.as_ref(),
+            event.index,
+            event.delta.as_ref().map(|d| &d.0),
+        ) {
             ("content_block_delta", Some(index), Some(delta)) => {
-                let Some(kind) = delta.kind.as_deref() else {
+                let Some(kind) = delta.kind.as_ref().map(Text::as_str) else {
                     return false;
                 };
                 if delta_payload_field(kind).is_none() {
                     return false;
                 }
-                self.apply_delta(index, kind, delta.payload().as_deref(), out);
+                self.apply_delta(index, kind, delta.payload(), out);
+            }
+            ("content_block_start", Some(index), _) => {
+                let Some(block) = &event.content_block else {
+                    return false;
+                };
+                let block = &block.0;
+                let known = ["text", "thinking", "redacted_thinking", "tool_use"];
+                if !known.contains(&block.kind.as_str())
+                    || self.blocks.get(&index).is_some_and(|b| b.open)
+                {
+                    return false;
+                }
+                let start = BlockStart {
+                    kind: block.kind.as_str(),
+                    text: opt_str(&block.text),
+                    thinking: opt_str(&block.thinking),
+                    signature: opt_str(&block.signature),
+                    data: opt_str(&block.data),
+                    id: opt_str(&block.id),
+                    name: opt_str(&block.name),
+                    input: String::new(),
+                };
+                self.start_block(index, start, out);
+            }
+            ("message_start", _, _) => {
+                let message = event.message.as_ref().map(|m| &m.0);
+                self.start_message(
+                    message.and_then(|m| opt_str(&m.id)),
+                    message.and_then(|m| opt_str(&m.model)),
+                    message.and_then(|m| m.usage.as_ref()).map(|u| &u.0),
+                    out,
+                );
             }
             ("content_block_stop", Some(index), _) => match self.blocks.get_mut(&index) {
                 Some(block) if block.open => close_block(block, out),
@@ -699,16 +758,15 @@ impl StreamDecoder {
             },
             ("message_delta", _, delta) => {
                 if let Some(usage) = &event.usage {
-                    self.usage.merge_counts(usage);
+                    self.usage.merge_counts(&usage.0);
                     out.push(StreamEvent::Usage(self.usage.snapshot()));
                 }
-                if let Some(reason) = delta.as_ref().and_then(|d| d.stop_reason.as_deref()) {
+                if let Some(reason) = delta.and_then(|d| d.stop_reason.as_ref()) {
                     out.push(StreamEvent::Stop {
-                        reason: stop_reason(reason),
+                        reason: stop_reason(reason.as_str()),
                         sequence: delta
-                            .as_ref()
-                            .and_then(|d| d.stop_sequence.as_deref())
-                            .map(str::to_string),
+                            .and_then(|d| d.stop_sequence.as_ref())
+                            .map(|s| s.as_str().to_string()),
                     });
                 }
             }
@@ -737,11 +795,34 @@ impl StreamDecoder {
             return;
         }
         let block = &v["content_block"];
-        let block_type = block["type"].as_str().unwrap_or("");
-        match block_type {
+        // The start's `input` is a `{}` placeholder; a gateway that sends the whole input
+        // here and no deltas still gets its arguments through the fallback.
+        let input = match &block["input"] {
+            Value::Object(map) if !map.is_empty() => block["input"].to_string(),
+            _ => String::new(),
+        };
+        self.start_block(
+            index,
+            BlockStart {
+                kind: block["type"].as_str().unwrap_or(""),
+                text: block["text"].as_str(),
+                thinking: block["thinking"].as_str(),
+                signature: block["signature"].as_str(),
+                data: block["data"].as_str(),
+                id: block["id"].as_str(),
+                name: block["name"].as_str(),
+                input,
+            },
+            out,
+        );
+    }
+
+    /// Opens block `index` (not open yet) as `block` says.
+    fn start_block(&mut self, index: u64, block: BlockStart<'_>, out: &mut Vec<StreamEvent>) {
+        match block.kind {
             "text" => {
                 let part = self.open_block(index, BlockKind::Text).unwrap_or_default();
-                if let Some(text) = block["text"].as_str().filter(|t| !t.is_empty()) {
+                if let Some(text) = block.text.filter(|t| !t.is_empty()) {
                     out.push(StreamEvent::TextDelta {
                         part,
                         text: text.to_string(),
@@ -749,11 +830,11 @@ impl StreamDecoder {
                 }
             }
             "thinking" => {
-                let signature = block["signature"].as_str().unwrap_or("").to_string();
+                let signature = block.signature.unwrap_or("").to_string();
                 let part = self
                     .open_block(index, BlockKind::Thinking { signature })
                     .unwrap_or_default();
-                if let Some(text) = block["thinking"].as_str().filter(|t| !t.is_empty()) {
+                if let Some(text) = block.thinking.filter(|t| !t.is_empty()) {
                     out.push(StreamEvent::ReasoningDelta {
                         part,
                         text: text.to_string(),
@@ -761,29 +842,23 @@ impl StreamDecoder {
                 }
             }
             "redacted_thinking" => {
-                let data = block["data"].as_str().unwrap_or("").to_string();
+                let data = block.data.unwrap_or("").to_string();
                 self.open_block(index, BlockKind::Redacted { data });
             }
             "tool_use" => {
-                // The start's `input` is a `{}` placeholder; a gateway that sends the whole
-                // input here and no deltas still gets its arguments through `fallback`.
-                let fallback = match &block["input"] {
-                    Value::Object(map) if !map.is_empty() => block["input"].to_string(),
-                    _ => String::new(),
-                };
                 let part = self
                     .open_block(
                         index,
                         BlockKind::ToolUse {
                             arguments: String::new(),
-                            fallback,
+                            fallback: block.input,
                         },
                     )
                     .unwrap_or_default();
                 out.push(StreamEvent::ToolCallStart {
                     part,
-                    id: block["id"].as_str().unwrap_or("").to_string(),
-                    name: block["name"].as_str().unwrap_or("").to_string(),
+                    id: block.id.unwrap_or("").to_string(),
+                    name: block.name.unwrap_or("").to_string(),
                     item_id: None,
                 });
             }
@@ -935,6 +1010,20 @@ fn close_block(block: &mut Block, out: &mut Vec<StreamEvent>) {
     }
 }
 
+/// The fields of a `content_block_start`'s block that cm reads, from either path.
+struct BlockStart<'s> {
+    /// The block type; empty when missing.
+    kind: &'s str,
+    text: Option<&'s str>,
+    thinking: Option<&'s str>,
+    signature: Option<&'s str>,
+    data: Option<&'s str>,
+    id: Option<&'s str>,
+    name: Option<&'s str>,
+    /// A tool's complete input as JSON text when the start carries one; else empty.
+    input: String,
+}
+
 /// Which field of a delta carries its payload.
 fn delta_payload_field(delta_type: &str) -> Option<&'static str> {
     match delta_type {
@@ -946,9 +1035,10 @@ fn delta_payload_field(delta_type: &str) -> Option<&'static str> {
     }
 }
 
-/// A frequent event parsed straight into borrowed fields (the hot path): deltas, block
-/// stops, `message_delta`, `message_stop` and `ping`. Unknown fields are skipped without
-/// building anything; an event that does not fit goes the general way.
+/// An event parsed straight into borrowed fields (the hot path): deltas, block stops and
+/// starts, `message_start`, `message_delta`, `message_stop` and `ping`. Unknown fields are
+/// skipped without building anything; an event that does not fit goes the general way.
+/// The rarely present parts are boxed so that the struct stays small to move around.
 #[derive(Deserialize)]
 struct FastEvent<'a> {
     #[serde(rename = "type", borrow)]
@@ -956,28 +1046,66 @@ struct FastEvent<'a> {
     #[serde(default)]
     index: Option<u64>,
     #[serde(default, borrow)]
-    delta: Option<FastDelta<'a>>,
+    delta: Option<Object<FastDelta<'a>>>,
     #[serde(default)]
-    usage: Option<UsageCounts>,
+    usage: Option<Box<Object<UsageCounts>>>,
+    #[serde(default, borrow)]
+    message: Option<Box<Object<FastMessage<'a>>>>,
+    #[serde(default, borrow)]
+    content_block: Option<Box<Object<FastBlock<'a>>>>,
 }
 
 /// The `delta` of a `content_block_delta` or a `message_delta`.
 #[derive(Deserialize)]
 struct FastDelta<'a> {
     #[serde(rename = "type", default, borrow)]
-    kind: Option<Cow<'a, str>>,
+    kind: Option<Text<'a>>,
     #[serde(default, borrow)]
-    text: Option<Cow<'a, str>>,
+    text: Option<Text<'a>>,
     #[serde(default, borrow)]
-    thinking: Option<Cow<'a, str>>,
+    thinking: Option<Text<'a>>,
     #[serde(default, borrow)]
-    signature: Option<Cow<'a, str>>,
+    signature: Option<Text<'a>>,
     #[serde(default, borrow)]
-    partial_json: Option<Cow<'a, str>>,
+    partial_json: Option<Text<'a>>,
     #[serde(default, borrow)]
-    stop_reason: Option<Cow<'a, str>>,
+    stop_reason: Option<Text<'a>>,
     #[serde(default, borrow)]
-    stop_sequence: Option<Cow<'a, str>>,
+    stop_sequence: Option<Text<'a>>,
+}
+
+/// The `message` of a `message_start`.
+#[derive(Deserialize)]
+struct FastMessage<'a> {
+    #[serde(default, borrow)]
+    id: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    model: Option<Text<'a>>,
+    #[serde(default)]
+    usage: Option<Object<UsageCounts>>,
+}
+
+/// The `content_block` of a `content_block_start`.
+#[derive(Deserialize)]
+struct FastBlock<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Text<'a>,
+    #[serde(default, borrow)]
+    text: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    thinking: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    signature: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    data: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    id: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    name: Option<Text<'a>>,
+    /// Only the `{}` placeholder: a filled-in input (rare) takes the general path, which
+    /// keeps it as arguments.
+    #[serde(default, rename = "input")]
+    _input: Option<Object<EmptyObject>>,
 }
 
 /// Anthropic's usage counters, each optional.
@@ -992,7 +1120,7 @@ struct UsageCounts {
     #[serde(default)]
     cache_creation_input_tokens: Option<u64>,
     #[serde(default)]
-    output_tokens_details: Option<OutputDetails>,
+    output_tokens_details: Option<Object<OutputDetails>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -1004,9 +1132,11 @@ struct OutputDetails {
 impl<'a> FastEvent<'a> {
     /// The event, if `data` is one of the kinds the hot path takes and parses as such.
     fn parse(data: &'a str) -> Option<FastEvent<'a>> {
-        const FAST_KINDS: [&str; 5] = [
+        const FAST_KINDS: [&str; 7] = [
             "\"content_block_delta\"",
             "\"content_block_stop\"",
+            "\"content_block_start\"",
+            "\"message_start\"",
             "\"message_delta\"",
             "\"message_stop\"",
             "\"ping\"",
@@ -1016,19 +1146,21 @@ impl<'a> FastEvent<'a> {
         if !FAST_KINDS.iter().any(|k| head.contains(k)) {
             return None;
         }
-        serde_json::from_str(data).ok()
+        serde_json::from_str::<Object<FastEvent<'a>>>(data)
+            .ok()
+            .map(|event| event.0)
     }
 }
 
 impl FastDelta<'_> {
-    fn payload(&self) -> Option<Cow<'_, str>> {
-        let field = match delta_payload_field(self.kind.as_deref()?)? {
+    fn payload(&self) -> Option<&str> {
+        let field = match delta_payload_field(self.kind.as_ref()?.as_str())? {
             "text" => &self.text,
             "thinking" => &self.thinking,
             "signature" => &self.signature,
             _ => &self.partial_json,
         };
-        field.as_ref().map(|c| Cow::Borrowed(c.as_ref()))
+        field.as_ref().map(Text::as_str)
     }
 }
 
@@ -2131,5 +2263,85 @@ mod tests {
         assert_eq!(e.code, None);
         assert_eq!(e.message, "413 Request Entity Too Large");
         assert!(!e.retryable);
+    }
+
+    /// Feeds `lines` to two decoders, one as `decode` does (the typed fast path where it
+    /// takes the event) and one always through the `Value` path; returns both event lists
+    /// and whether each event took the fast path.
+    fn both_paths(lines: &[&str]) -> (Vec<StreamEvent>, Vec<StreamEvent>, Vec<bool>) {
+        let mut typed = StreamDecoder::new();
+        let mut general = StreamDecoder::new();
+        let (mut typed_out, mut general_out, mut fast) = (Vec::new(), Vec::new(), Vec::new());
+        for data in lines {
+            let value: Value = serde_json::from_str(data).unwrap();
+            let kind = value["type"].as_str().unwrap_or("").to_string();
+            let took_fast =
+                FastEvent::parse(data).is_some_and(|e| typed.handle_fast(&e, &mut typed_out));
+            if !took_fast {
+                typed.handle(&kind, &value, data.as_bytes(), &mut typed_out);
+            }
+            fast.push(took_fast);
+            general.handle(&kind, &value, data.as_bytes(), &mut general_out);
+        }
+        (typed_out, general_out, fast)
+    }
+
+    #[test]
+    fn fast_path_gives_the_events_of_the_value_path() {
+        let lines = [
+            r#"{"type":"message_start","message":{"id":"msg_1","model":"claude","usage":{"input_tokens":7,"cache_read_input_tokens":3}}}"#,
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":"","signature":""}}"#,
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"a\nb"}}"#,
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"sig"}}"#,
+            r#"{"type":"content_block_stop","index":0}"#,
+            r#"{"type":"content_block_start","index":1,"content_block":{"type":"text","text":"Hi"}}"#,
+            r#"{"type":"content_block_start","index":2,"content_block":{"type":"redacted_thinking","data":"opaque"}}"#,
+            r#"{"type":"content_block_start","index":3,"content_block":{"type":"tool_use","id":"toolu_1","name":"f","input":{}}}"#,
+            r#"{"type":"content_block_delta","index":3,"delta":{"type":"input_json_delta","partial_json":"{\"a\":1}"}}"#,
+            r#"{"type":"message_start","message":{"id":"msg_2"}}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":9,"output_tokens_details":{"thinking_tokens":4}}}"#,
+            r#"{"type":"message_stop"}"#,
+        ];
+        let (typed, general, fast) = both_paths(&lines);
+        assert!(fast.iter().all(|f| *f), "{fast:?}");
+        assert_eq!(typed, general);
+        assert!(typed.contains(&StreamEvent::ToolCallEnd {
+            part: 3,
+            arguments: "{\"a\":1}".into()
+        }));
+    }
+
+    #[test]
+    fn unusual_shapes_take_the_value_path() {
+        let lines = [
+            // A start with a filled-in tool input, a block type cm does not model, a
+            // second start for an open block, an index that is not an unsigned integer, a
+            // delta in array form, usage in array form, a duplicate key.
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"t","name":"f","input":{"b":1,"a":2}}}"#,
+            r#"{"type":"content_block_start","index":1,"content_block":{"type":"server_tool_use","id":"s"}}"#,
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"text"}}"#,
+            r#"{"type":"content_block_stop","index":"0"}"#,
+            r#"{"type":"content_block_delta","index":0,"delta":["input_json_delta","x"]}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":[1,2]}"#,
+            r#"{"type":"message_start","message":{"id":"a","id":"b"}}"#,
+            r#"["content_block_stop",0]"#,
+        ];
+        let (typed, general, fast) = both_paths(&lines);
+        assert!(fast.iter().all(|f| !*f), "{fast:?}");
+        assert_eq!(typed, general);
+        assert!(typed.contains(&StreamEvent::Debug {
+            message: "skipped content block `server_tool_use`".into()
+        }));
+        let mut decoder = StreamDecoder::new();
+        let mut out = Vec::new();
+        decoder.decode(&event(lines[0]), &mut out).unwrap();
+        let _ = decoder.finish(&mut out);
+        assert_eq!(
+            out.last(),
+            Some(&StreamEvent::ToolCallEnd {
+                part: 0,
+                arguments: r#"{"a":2,"b":1}"#.into()
+            })
+        );
     }
 }

@@ -21,6 +21,7 @@ mod assembler;
 mod error;
 pub mod openai_chat;
 pub mod openai_responses;
+mod typed;
 
 pub use assembler::{AssembledMessage, MessageAssembler};
 pub use error::{retry_after_ms, should_retry_header, ApiError, ErrorKind};

@@ -6,10 +6,16 @@
 //! A reasoning part ends when anything else arrives in its choice; tool calls end at their
 //! choice's `finish_reason`, at `[DONE]`, or in `finish()`.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
+
+use serde::de::IgnoredAny;
+use serde::Deserialize;
 
 use super::error::{in_stream_error, is_error};
 use crate::message::{StopReason, Usage};
+use crate::provider::typed::{opt_str, present, Object, Text};
 use crate::provider::{DecodeError, StreamEvent};
 use crate::sse;
 
@@ -73,6 +79,24 @@ struct UsageCounters {
     total: Option<u64>,
 }
 
+impl UsageCounters {
+    /// The counters a `usage` object reports (each `None` unless an unsigned integer).
+    fn from_map(usage: &Map<String, Value>) -> UsageCounters {
+        let count = |v: Option<&Value>| v.and_then(Value::as_u64);
+        let prompt_details = usage.get("prompt_tokens_details");
+        let completion_details = usage.get("completion_tokens_details");
+        UsageCounters {
+            prompt: count(usage.get("prompt_tokens")),
+            cache_read: count(prompt_details.and_then(|d| d.get("cached_tokens")))
+                .or_else(|| count(usage.get("prompt_cache_hit_tokens"))),
+            cache_write: count(prompt_details.and_then(|d| d.get("cache_write_tokens"))),
+            completion: count(usage.get("completion_tokens")),
+            reasoning: count(completion_details.and_then(|d| d.get("reasoning_tokens"))),
+            total: count(usage.get("total_tokens")),
+        }
+    }
+}
+
 impl Default for StreamDecoder {
     fn default() -> Self {
         StreamDecoder::new()
@@ -130,17 +154,96 @@ impl StreamDecoder {
                 finishes.push((index, reason));
             }
         }
+        let usage = usage.map(UsageCounters::from_map);
+        self.end_chunk(usage, &finishes, out);
+    }
+
+    /// The end of a chunk, after its choices: its usage, then its finished choices.
+    fn end_chunk<R: AsRef<str>>(
+        &mut self,
+        usage: Option<UsageCounters>,
+        finishes: &[(u64, R)],
+        out: &mut Vec<StreamEvent>,
+    ) {
+        let has_usage = usage.is_some();
         if let Some(usage) = usage {
             self.usage(usage, out);
         }
-        self.last_event = if usage.is_some() {
+        self.last_event = if has_usage {
             "chunk with usage".into()
         } else {
             "chunk".into()
         };
         for (index, reason) in finishes {
-            self.finish_choice(index, &reason, out);
+            let reason = reason.as_ref();
+            self.finish_choice(*index, reason, out);
             self.last_event = format!("chunk with finish_reason {reason}");
+        }
+    }
+
+    /// The typed twin of [`StreamDecoder::chunk`] and [`StreamDecoder::delta`], for a
+    /// chunk [`FastChunk::parse`] accepted; same events in the same order.
+    fn fast_chunk(&mut self, chunk: &FastChunk<'_>, out: &mut Vec<StreamEvent>) {
+        let id = non_empty(opt_str(&chunk.id)).map(str::to_string);
+        let model = non_empty(opt_str(&chunk.model)).map(str::to_string);
+        if id.is_some() || model.is_some() {
+            self.start(id, model, out);
+        }
+        let choices = chunk.choices.as_deref().unwrap_or_default();
+        if choices.is_empty() && chunk.usage.is_none() {
+            out.push(debug("chunk without choices or usage skipped"));
+        }
+        let mut finishes = Vec::new();
+        for (position, Object(choice)) in choices.iter().enumerate() {
+            let index = choice.index.unwrap_or(position as u64);
+            if let Some(Object(delta)) = &choice.delta {
+                self.fast_delta(index, delta, out);
+            }
+            if let Some(reason) = non_empty(opt_str(&choice.finish_reason)) {
+                finishes.push((index, reason));
+            }
+        }
+        let usage = chunk.usage.as_ref().map(|u| u.0.counters());
+        self.end_chunk(usage, &finishes, out);
+    }
+
+    fn fast_delta(&mut self, index: u64, delta: &FastDelta<'_>, out: &mut Vec<StreamEvent>) {
+        let reasoning = [
+            &delta.reasoning_content,
+            &delta.reasoning,
+            &delta.reasoning_text,
+        ]
+        .into_iter()
+        .find_map(|field| non_empty(opt_str(field)));
+        if let Some(text) = reasoning {
+            self.reasoning(index, text, out);
+        }
+        if let Some(text) = opt_str(&delta.content) {
+            self.text(index, text, out);
+        }
+        if let Some(refusal) = non_empty(opt_str(&delta.refusal)) {
+            self.text(index, refusal, out);
+            let c = self.choice(index);
+            self.choices[c].refusal = true;
+        }
+        for (position, Object(fragment)) in delta.tool_calls.iter().flatten().enumerate() {
+            if let Some(kind) = non_empty(opt_str(&fragment.kind)).filter(|t| *t != "function") {
+                out.push(debug(&format!("tool call of type {kind} skipped")));
+                continue;
+            }
+            let function = fragment.function.as_ref().map(|f| &f.0);
+            let key = match fragment.index {
+                Some(i) => CallKey::Index(i),
+                None => CallKey::Position(position),
+            };
+            self.apply_fragment(
+                index,
+                key,
+                non_empty(opt_str(&fragment.id)),
+                non_empty(function.and_then(|f| opt_str(&f.name))),
+                function.and_then(|f| opt_str(&f.arguments)).unwrap_or(""),
+                out,
+            );
         }
     }
 
@@ -272,18 +375,36 @@ impl StreamDecoder {
             out.push(debug(&format!("tool call of type {kind} skipped")));
             return;
         }
+        let function = fragment.get("function").and_then(Value::as_object);
+        let arguments = match function.and_then(|f| f.get("arguments")) {
+            Some(Value::String(s)) => Cow::Borrowed(s.as_str()),
+            Some(Value::Null) | None => Cow::Borrowed(""),
+            Some(other) => Cow::Owned(other.to_string()),
+        };
         let key = match fragment.get("index").and_then(Value::as_u64) {
             Some(i) => CallKey::Index(i),
             None => CallKey::Position(position),
         };
-        let function = fragment.get("function").and_then(Value::as_object);
-        let id = non_empty_str(fragment.get("id"));
-        let name = non_empty_str(function.and_then(|f| f.get("name")));
-        let arguments = match function.and_then(|f| f.get("arguments")) {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Null) | None => String::new(),
-            Some(other) => other.to_string(),
-        };
+        self.apply_fragment(
+            index,
+            key,
+            non_empty(fragment.get("id").and_then(Value::as_str)),
+            non_empty(function.and_then(|f| f.get("name")).and_then(Value::as_str)),
+            &arguments,
+            out,
+        );
+    }
+
+    /// Applies one tool-call fragment (of type `function`) to the call it names by `key`.
+    fn apply_fragment(
+        &mut self,
+        index: u64,
+        key: CallKey,
+        id: Option<&str>,
+        name: Option<&str>,
+        arguments: &str,
+        out: &mut Vec<StreamEvent>,
+    ) {
         self.start(None, None, out);
         let c = self.choice(index);
         self.end_reasoning(c, out);
@@ -292,7 +413,7 @@ impl StreamDecoder {
             .calls
             .iter()
             .rposition(|call| call.key == key && !call.ended);
-        if let (Some(i), Some(new_id)) = (open, &id) {
+        if let (Some(i), Some(new_id)) = (open, id) {
             let call = &self.choices[c].calls[i];
             if call.id.as_ref().is_some_and(|old| old != new_id) {
                 // A new id at a key in use: servers that reuse index 0 for every call.
@@ -324,10 +445,10 @@ impl StreamDecoder {
         let deltas = self.argument_deltas;
         let call = &mut self.choices[c].calls[i];
         if call.id.is_none() {
-            call.id = id;
+            call.id = id.map(str::to_string);
         }
         if call.name.is_none() {
-            call.name = name;
+            call.name = name.map(str::to_string);
         }
         if !call.started {
             if let (Some(id), Some(name)) = (&call.id, &call.name) {
@@ -347,11 +468,11 @@ impl StreamDecoder {
             }
         }
         if !arguments.is_empty() {
-            call.arguments.push_str(&arguments);
+            call.arguments.push_str(arguments);
             if deltas && call.started {
                 out.push(StreamEvent::ToolCallDelta {
                     part: call.part,
-                    arguments,
+                    arguments: arguments.to_string(),
                 });
             }
         }
@@ -388,19 +509,8 @@ impl StreamDecoder {
         });
     }
 
-    fn usage(&mut self, usage: &Map<String, Value>, out: &mut Vec<StreamEvent>) {
-        let count = |v: Option<&Value>| v.and_then(Value::as_u64);
-        let prompt_details = usage.get("prompt_tokens_details");
-        let completion_details = usage.get("completion_tokens_details");
-        let reported = UsageCounters {
-            prompt: count(usage.get("prompt_tokens")),
-            cache_read: count(prompt_details.and_then(|d| d.get("cached_tokens")))
-                .or_else(|| count(usage.get("prompt_cache_hit_tokens"))),
-            cache_write: count(prompt_details.and_then(|d| d.get("cache_write_tokens"))),
-            completion: count(usage.get("completion_tokens")),
-            reasoning: count(completion_details.and_then(|d| d.get("reasoning_tokens"))),
-            total: count(usage.get("total_tokens")),
-        };
+    /// Merges a chunk's reported counters and emits the normalised snapshot.
+    fn usage(&mut self, reported: UsageCounters, out: &mut Vec<StreamEvent>) {
         let u = &mut self.usage;
         u.prompt = reported.prompt.or(u.prompt);
         u.cache_read = reported.cache_read.or(u.cache_read);
@@ -546,6 +656,13 @@ impl crate::provider::StreamDecoder for StreamDecoder {
             self.done(out);
             return Ok(());
         }
+        if !named_error {
+            // The hot path: a chunk of the usual shape, parsed without a `Value` tree.
+            if let Some(chunk) = FastChunk::parse(data) {
+                self.fast_chunk(&chunk, out);
+                return Ok(());
+            }
+        }
         let value: Value = match serde_json::from_str(data) {
             Ok(value) => value,
             Err(_) if named_error => {
@@ -581,6 +698,149 @@ impl crate::provider::StreamDecoder for StreamDecoder {
         Err(DecodeError::Truncated {
             last_event: self.last_event.clone(),
         })
+    }
+}
+
+/// A chunk parsed straight into borrowed fields (the hot path): no map per object, no
+/// `String` per key. It takes the usual shape only: a field of an unexpected type, an
+/// error payload, Azure's `prompt_filter_results`, Mistral's content list or a rare delta
+/// field (`function_call`, `audio`, `annotations`) makes [`FastChunk::parse`] give `None`,
+/// and the general `Value` path decodes the chunk as before.
+#[derive(Deserialize)]
+struct FastChunk<'a> {
+    #[serde(default, borrow)]
+    id: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    model: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    object: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    choices: Option<Vec<Object<FastChoice<'a>>>>,
+    #[serde(default)]
+    usage: Option<Box<Object<FastUsage>>>,
+    #[serde(default)]
+    error: Option<IgnoredAny>,
+    #[serde(default, deserialize_with = "present")]
+    prompt_filter_results: bool,
+}
+
+#[derive(Deserialize)]
+struct FastChoice<'a> {
+    #[serde(default)]
+    index: Option<u64>,
+    #[serde(default, borrow)]
+    delta: Option<Object<FastDelta<'a>>>,
+    #[serde(default, borrow)]
+    finish_reason: Option<Text<'a>>,
+}
+
+#[derive(Deserialize)]
+struct FastDelta<'a> {
+    #[serde(default, borrow)]
+    content: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    reasoning_content: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    reasoning: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    reasoning_text: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    refusal: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    tool_calls: Option<Vec<Object<FastToolCall<'a>>>>,
+    #[serde(default)]
+    function_call: Option<IgnoredAny>,
+    #[serde(default)]
+    audio: Option<IgnoredAny>,
+    #[serde(default)]
+    annotations: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct FastToolCall<'a> {
+    #[serde(default)]
+    index: Option<u64>,
+    #[serde(default, borrow)]
+    id: Option<Text<'a>>,
+    #[serde(rename = "type", default, borrow)]
+    kind: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    function: Option<Object<FastFunction<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct FastFunction<'a> {
+    #[serde(default, borrow)]
+    name: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    arguments: Option<Text<'a>>,
+}
+
+#[derive(Deserialize)]
+struct FastUsage {
+    #[serde(default)]
+    prompt_tokens: Option<u64>,
+    #[serde(default)]
+    completion_tokens: Option<u64>,
+    #[serde(default)]
+    total_tokens: Option<u64>,
+    #[serde(default)]
+    prompt_cache_hit_tokens: Option<u64>,
+    #[serde(default)]
+    prompt_tokens_details: Option<Object<PromptDetails>>,
+    #[serde(default)]
+    completion_tokens_details: Option<Object<CompletionDetails>>,
+}
+
+#[derive(Deserialize)]
+struct PromptDetails {
+    #[serde(default)]
+    cached_tokens: Option<u64>,
+    #[serde(default)]
+    cache_write_tokens: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct CompletionDetails {
+    #[serde(default)]
+    reasoning_tokens: Option<u64>,
+}
+
+impl<'a> FastChunk<'a> {
+    /// The chunk, if `data` is a chunk of the usual shape (see [`FastChunk`]).
+    fn parse(data: &'a str) -> Option<FastChunk<'a>> {
+        let Object(chunk) = serde_json::from_str::<Object<FastChunk<'a>>>(data).ok()?;
+        let unusual_delta = |delta: &FastDelta<'_>| {
+            delta.function_call.is_some() || delta.audio.is_some() || delta.annotations.is_some()
+        };
+        let usual = chunk.error.is_none()
+            && opt_str(&chunk.object) != Some("error")
+            && !chunk.prompt_filter_results
+            && chunk
+                .choices
+                .iter()
+                .flatten()
+                .all(|choice| choice.0.delta.as_ref().is_none_or(|d| !unusual_delta(&d.0)));
+        usual.then_some(chunk)
+    }
+}
+
+impl FastUsage {
+    fn counters(&self) -> UsageCounters {
+        let prompt = self.prompt_tokens_details.as_ref().map(|d| &d.0);
+        UsageCounters {
+            prompt: self.prompt_tokens,
+            cache_read: prompt
+                .and_then(|d| d.cached_tokens)
+                .or(self.prompt_cache_hit_tokens),
+            cache_write: prompt.and_then(|d| d.cache_write_tokens),
+            completion: self.completion_tokens,
+            reasoning: self
+                .completion_tokens_details
+                .as_ref()
+                .and_then(|d| d.0.reasoning_tokens),
+            total: self.total_tokens,
+        }
     }
 }
 
@@ -642,6 +902,10 @@ fn stop_reason(reason: &str) -> StopReason {
         "content_filter" => StopReason::ContentFilter,
         other => StopReason::Other(other.to_string()),
     }
+}
+
+fn non_empty(text: Option<&str>) -> Option<&str> {
+    text.filter(|s| !s.is_empty())
 }
 
 fn non_empty_str(value: Option<&Value>) -> Option<String> {
@@ -1394,5 +1658,74 @@ mod tests {
             decode_body(b"[1,2]"),
             Err(DecodeError::NotAResponse { .. })
         ));
+    }
+
+    /// Feeds `payloads` to two decoders, one through the typed fast path where it takes
+    /// the chunk and one always through the `Value` path; returns both event lists and
+    /// whether each payload took the fast path.
+    fn both_paths(payloads: &[&str]) -> (Vec<StreamEvent>, Vec<StreamEvent>, Vec<bool>) {
+        let mut typed = StreamDecoder::new();
+        let mut general = StreamDecoder::new();
+        let (mut typed_out, mut general_out, mut fast) = (Vec::new(), Vec::new(), Vec::new());
+        for data in payloads {
+            typed
+                .decode(&event("message", data, 0), &mut typed_out)
+                .unwrap();
+            fast.push(FastChunk::parse(data).is_some());
+            let value: Value = serde_json::from_str(data).unwrap();
+            match value.as_object() {
+                Some(chunk) if !is_error(&value) => general.chunk(chunk, &mut general_out),
+                _ => general.error(Some(&value), data, &mut general_out),
+            }
+        }
+        (typed_out, general_out, fast)
+    }
+
+    #[test]
+    fn fast_path_gives_the_events_of_the_value_path() {
+        let payloads = [
+            r#"{"id":"c1","model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#,
+            r#"{"id":"c1","choices":[{"index":0,"delta":{"reasoning_content":"hm\n"}}]}"#,
+            r#"{"id":"c1","choices":[{"index":0,"delta":{"content":"Hi \"there\""}}]}"#,
+            r#"{"id":"c1","choices":[{"index":1,"delta":{"refusal":"no"}}]}"#,
+            r#"{"choices":[{"delta":{"tool_calls":[{"index":3,"id":"call_1","type":"function","function":{"name":"f","arguments":"{\"a"}}]}}]}"#,
+            r#"{"choices":[{"delta":{"tool_calls":[{"index":3,"function":{"arguments":"\":1}"}},{"type":"web","id":"x"}]}}]}"#,
+            r#"{"choices":[{"delta":{"tool_calls":[{"id":"call_2","function":{"name":"g"}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#,
+            r#"{"choices":[],"usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15,"prompt_tokens_details":{"cached_tokens":4},"completion_tokens_details":{"reasoning_tokens":2}}}"#,
+            r#"{"choices":[]}"#,
+        ];
+        let (typed, general, fast) = both_paths(&payloads);
+        assert!(fast.iter().all(|f| *f), "{fast:?}");
+        assert_eq!(typed, general);
+        assert!(typed.contains(&ToolCallEnd {
+            part: 3,
+            arguments: "{\"a\":1}".into()
+        }));
+    }
+
+    #[test]
+    fn unusual_shapes_take_the_value_path() {
+        let payloads = [
+            // Mistral's content list, an index that is not an unsigned integer, a choice
+            // and a delta that are not objects (nor their array form), arguments that are
+            // an object, a duplicate key, Azure's filter results, a legacy function call.
+            r#"{"id":"c1","choices":[{"index":0,"delta":{"content":[{"type":"text","text":"a"}]}}]}"#,
+            r#"{"choices":[{"index":-1,"delta":{"content":"b"}}]}"#,
+            r#"{"choices":[[0,{"content":"c"},null]]}"#,
+            r#"{"choices":[{"index":0,"delta":[{"content":"d"}]}]}"#,
+            r#"{"choices":[{"delta":{"tool_calls":[{"id":"k","function":{"name":"f","arguments":{"x":1}}}]}}]}"#,
+            r#"{"choices":[{"delta":{"content":"e","content":"f"}}]}"#,
+            r#"{"choices":[],"prompt_filter_results":null}"#,
+            r#"{"choices":[{"delta":{"function_call":{"name":"old"},"audio":[]}}]}"#,
+            r#"{"choices":[],"usage":{"prompt_tokens":1.5}}"#,
+            r#"{"error":{"message":"boom","type":"server_error"}}"#,
+        ];
+        let (typed, general, fast) = both_paths(&payloads);
+        assert!(fast.iter().all(|f| !*f), "{fast:?}");
+        assert_eq!(typed, general);
+        assert!(typed.contains(&Debug {
+            message: "choice that is not an object skipped".into()
+        }));
     }
 }
