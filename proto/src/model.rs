@@ -44,6 +44,8 @@ pub struct ModelInfo {
     pub output: Option<u64>,
     /// Prices, if known.
     pub price: Option<Price>,
+    /// Whether the model accepts images (in prompts and tool results), if known.
+    pub images: Option<bool>,
 }
 
 /// One catalog row.
@@ -254,10 +256,12 @@ fn find(provider: &str, model: &str) -> Option<&'static Entry> {
 /// What the built-in catalog knows about a model; dated ids (`claude-sonnet-4-5-20250929`,
 /// `gpt-5-2025-08-07`) find their undated entry.
 pub fn lookup(provider: &str, model: &str) -> Option<ModelInfo> {
+    // Every model in the catalog reads images.
     find(provider, model).map(|e| ModelInfo {
         context: Some(e.context),
         output: Some(e.output),
         price: Some(e.price),
+        images: Some(true),
     })
 }
 
@@ -275,6 +279,7 @@ pub fn resolve(provider: &str, model: &str, config: Option<&ModelConfig>) -> Opt
         context: None,
         output: None,
         price: None,
+        images: None,
     });
     let price = match (&config.price, base.price) {
         (None, price) => price,
@@ -298,8 +303,12 @@ pub fn resolve(provider: &str, model: &str, config: Option<&ModelConfig>) -> Opt
         context: config.context.or(base.context),
         output: config.output.or(base.output),
         price,
+        images: config.images.or(base.images),
     };
-    let knows_nothing = info.context.is_none() && info.output.is_none() && info.price.is_none();
+    let knows_nothing = info.context.is_none()
+        && info.output.is_none()
+        && info.price.is_none()
+        && info.images.is_none();
     (!knows_nothing).then_some(info)
 }
 
@@ -307,6 +316,37 @@ pub fn resolve(provider: &str, model: &str, config: Option<&ModelConfig>) -> Opt
 mod tests {
     use super::*;
     use crate::config::PriceConfig;
+
+    #[test]
+    fn catalog_models_take_images_and_config_decides_for_others() {
+        assert_eq!(
+            lookup("anthropic", "claude-sonnet-4-5").and_then(|i| i.images),
+            Some(true)
+        );
+        let text_only = ModelConfig {
+            images: Some(false),
+            ..ModelConfig::default()
+        };
+        let info = resolve("anthropic", "claude-sonnet-4-5", Some(&text_only));
+        assert_eq!(
+            info.and_then(|i| i.images),
+            Some(false),
+            "config overrides the catalog"
+        );
+        let local = ModelConfig {
+            images: Some(true),
+            ..ModelConfig::default()
+        };
+        assert_eq!(
+            resolve("ollama", "llava", Some(&local)).and_then(|i| i.images),
+            Some(true)
+        );
+        assert_eq!(
+            resolve("ollama", "qwen3", None),
+            None,
+            "unknown and unconfigured"
+        );
+    }
 
     fn usage(input: u64, output: u64, cache_read: u64, cache_write: u64) -> Usage {
         Usage {

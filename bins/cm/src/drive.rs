@@ -66,7 +66,11 @@ pub fn drive(prepared: Prepared, ui: &mut Ui) -> Result<Status, Failure> {
     } = prepared;
     let runtime: Arc<dyn Runtime> = Arc::new(StdRuntime::new());
     let http = UreqClient::new(ClientOptions::from_env());
-    let tools = ToolHost::new(workspace, ToolOptions::default(), Arc::clone(&runtime));
+    let options = ToolOptions {
+        images: provider.images,
+        ..ToolOptions::default()
+    };
+    let tools = ToolHost::new(workspace, options, Arc::clone(&runtime));
     let mut driver = Driver::new(runtime, http, tools);
     let sender = driver.inputs();
     let interrupt = Interrupt::install(move || {

@@ -72,6 +72,8 @@ pub struct Provider {
     pub price: Option<Price>,
     /// The model's output limit, if known.
     pub output_limit: Option<u64>,
+    /// Whether the model accepts images: the read tool then returns images as image parts.
+    pub images: bool,
 }
 
 impl Provider {
@@ -217,6 +219,7 @@ pub fn resolve(
         key_env,
         price: info.and_then(|i| i.price),
         output_limit: info.and_then(|i| i.output),
+        images: info.and_then(|i| i.images).unwrap_or(false),
     })
 }
 

@@ -92,6 +92,9 @@ pub struct ModelConfig {
     /// Prices in USD per million tokens.
     #[serde(default)]
     pub price: Option<PriceConfig>,
+    /// Whether the model accepts images; tools then return images as image parts.
+    #[serde(default)]
+    pub images: Option<bool>,
 }
 
 /// Price overrides in USD per million tokens; each field is optional.
