@@ -5,9 +5,10 @@
 //! [`crate::agent::Output::Record`] *before* any output that depends on them, so a log cut at
 //! any line still describes what happened up to there.
 //!
-//! [`replay`] rebuilds the conversation from the `message` records alone, pushing each
-//! through [`push_message`] — the same function the live agent uses — so the history sent
-//! after a resume is identical to the one the live agent held. The other record types are
+//! [`replay`] rebuilds the conversation from the `message`, `prune` and `compaction`
+//! records, applying each with the same function the live agent uses ([`push_message`],
+//! [`prune_results`], or taking a compaction's new history as written), so the history
+//! sent after a resume is identical to the one the live agent held. The other record types are
 //! the audit trail (`tool_call`, `tool_result`, `file_change`) and the accounts (`usage`,
 //! `turn_end`). A record whose type this version does not know parses as
 //! [`Entry::Unknown`] and is skipped, so older readers survive newer logs.
@@ -74,6 +75,10 @@ pub enum Entry {
     Usage(UsageRecord),
     /// A turn ended.
     TurnEnd(TurnEndRecord),
+    /// Old tool outputs were replaced by a stub to save context.
+    Prune(PruneRecord),
+    /// The conversation so far was replaced by a summary of it.
+    Compaction(CompactionRecord),
     /// A record type this version does not know; skipped by [`replay`].
     #[serde(other)]
     Unknown,
@@ -247,6 +252,41 @@ pub struct TurnEndRecord {
     pub cost: Option<f64>,
 }
 
+/// Tool outputs replaced by a stub to save context; replay replaces them the same way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PruneRecord {
+    /// The call ids whose results were replaced.
+    pub call_ids: Vec<String>,
+    /// The stub each result's content became.
+    pub text: String,
+}
+
+/// What made the agent summarise the conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CompactionTrigger {
+    /// The provider answered that the input is longer than the model's context.
+    Overflow,
+    /// The estimated input passed 95 % of the context window, even after pruning.
+    Threshold,
+    /// The user asked for it (`cm run --compact`, `/compact`).
+    Manual,
+}
+
+/// The conversation replaced by the model's summary of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompactionRecord {
+    /// Why it happened.
+    pub trigger: CompactionTrigger,
+    /// The model's summary, as it wrote it.
+    pub summary: String,
+    /// How many messages of the history it replaced (they stay readable above in the log).
+    pub replaced: usize,
+    /// The whole history right after compaction; replay takes it as written, so it is
+    /// exact even if the wording of the summary message changes in later versions.
+    pub history: Vec<Message>,
+}
+
 /// What a session log adds up to.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SessionState {
@@ -281,6 +321,18 @@ pub fn push_message(history: &mut Vec<Message>, message: Message) {
     history.push(message);
 }
 
+/// Replaces the content of the tool results answering `call_ids` with one text, `text`,
+/// keeping each result's call id, name and error flag, so the history stays valid.
+pub fn prune_results(history: &mut [Message], call_ids: &[String], text: &str) {
+    for part in history.iter_mut().flat_map(|m| m.parts.iter_mut()) {
+        if let Part::ToolResult(result) = part {
+            if call_ids.contains(&result.call_id) {
+                result.content = vec![ToolOutput::Text { text: text.into() }];
+            }
+        }
+    }
+}
+
 /// Rebuilds a session's state from its records, in order.
 ///
 /// If the log ends with an assistant message whose tool calls were never answered (the
@@ -299,6 +351,8 @@ pub fn replay(records: &[Record]) -> SessionState {
                 }
             }
             Entry::TurnEnd(_) => state.turns = state.turns.saturating_add(1),
+            Entry::Prune(p) => prune_results(&mut state.history, &p.call_ids, &p.text),
+            Entry::Compaction(c) => state.history = c.history.clone(),
             Entry::ToolCall(_) | Entry::ToolResult(_) | Entry::FileChange(_) => {}
             Entry::Unknown => state.skipped += 1,
         }
@@ -436,6 +490,16 @@ mod tests {
                 usage: Usage::default(),
                 cost: None,
             }),
+            Entry::Prune(PruneRecord {
+                call_ids: vec!["c1".into()],
+                text: "[pruned]".into(),
+            }),
+            Entry::Compaction(CompactionRecord {
+                trigger: CompactionTrigger::Overflow,
+                summary: "we read a".into(),
+                replaced: 4,
+                history: vec![Message::user("summary: we read a")],
+            }),
         ]
     }
 
@@ -517,6 +581,68 @@ mod tests {
         push_message(&mut history, Message::assistant("c"));
         push_message(&mut history, Message::assistant("d"));
         assert_eq!(history.len(), 3, "assistant messages never join");
+    }
+
+    #[test]
+    fn replay_applies_prunes_and_takes_a_compaction_history_as_written() {
+        let result = |id: &str, text: &str| {
+            Part::ToolResult(ToolResult {
+                call_id: id.into(),
+                name: "read".into(),
+                content: vec![ToolOutput::Text { text: text.into() }],
+                is_error: id == "c2",
+            })
+        };
+        let message = |m: Message| Record::new(at(1), Entry::Message(MessageRecord::plain(m)));
+        let mut records = vec![
+            message(Message::user("go")),
+            message(Message {
+                role: Role::Assistant,
+                parts: vec![call("c1"), call("c2")],
+            }),
+            message(Message {
+                role: Role::User,
+                parts: vec![result("c1", "big"), result("c2", "bigger")],
+            }),
+            Record::new(
+                at(2),
+                Entry::Prune(PruneRecord {
+                    call_ids: vec!["c2".into()],
+                    text: "[pruned]".into(),
+                }),
+            ),
+        ];
+        let state = replay(&records);
+        assert_eq!(
+            state.history[2].parts,
+            vec![result("c1", "big"), {
+                let mut pruned = result("c2", "[pruned]");
+                if let Part::ToolResult(r) = &mut pruned {
+                    assert!(r.is_error, "the error flag is kept");
+                }
+                pruned
+            }]
+        );
+        let compacted = vec![Message::user("summary")];
+        records.push(Record::new(
+            at(3),
+            Entry::Compaction(CompactionRecord {
+                trigger: CompactionTrigger::Manual,
+                summary: "summary".into(),
+                replaced: 3,
+                history: compacted.clone(),
+            }),
+        ));
+        records.push(message(Message::user("next")));
+        let state = replay(&records);
+        assert_eq!(
+            state.history,
+            vec![Message {
+                role: Role::User,
+                parts: vec![Part::text("summary"), Part::text("next")]
+            }]
+        );
+        assert!(!state.repaired);
     }
 
     #[test]

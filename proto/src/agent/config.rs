@@ -39,11 +39,23 @@ pub struct AgentConfig {
     pub credential_env: Option<String>,
     /// Who decides whether a tool call may run.
     pub permissions: Box<dyn PermissionPolicy + Send>,
+    /// The model's context window in tokens: the catalog's `context`
+    /// ([`ModelInfo`](crate::model::ModelInfo)), overridden by the config's per-model
+    /// `context`. `None` (unknown) turns off pruning and compaction ahead of time; a
+    /// provider's "context too long" answer still triggers compaction.
+    pub context_window: Option<u64>,
+    /// Whether the agent shrinks a long conversation on its own: prunes old tool outputs
+    /// past 90 % of the window and summarises it past 95 % or on overflow (the config's
+    /// `"compaction"`, default `true`). When `false` an overflow fails the turn with
+    /// [`AgentError::ContextOverflow`](super::AgentError::ContextOverflow);
+    /// [`Agent::compact`](super::Agent::compact) still works on request.
+    pub compaction: bool,
 }
 
 impl AgentConfig {
-    /// A configuration with default limits, no tools, no prices, and the default
-    /// permission rules (`read` and `todo` allow, everything else asks).
+    /// A configuration with default limits, no tools, no prices, an unknown context
+    /// window, compaction on, and the default permission rules (`read` and `todo` allow,
+    /// everything else asks).
     pub fn new(
         provider: impl Into<String>,
         format: WireFormat,
@@ -64,6 +76,8 @@ impl AgentConfig {
             price: None,
             credential_env: None,
             permissions: Box::new(Rules::new()),
+            context_window: None,
+            compaction: true,
         }
     }
 }
@@ -78,6 +92,8 @@ impl std::fmt::Debug for AgentConfig {
             .field("tools", &self.tools.len())
             .field("limits", &self.limits)
             .field("price", &self.price)
+            .field("context_window", &self.context_window)
+            .field("compaction", &self.compaction)
             .finish_non_exhaustive()
     }
 }

@@ -125,8 +125,34 @@
 //! `abort` from any state but `Idle` cancels what runs, keeps the partial assistant
 //! message (marked aborted), answers every open tool call with "aborted", and ends the
 //! turn with [`End::Aborted`].
+//!
+//! # Context
+//!
+//! Before each step the agent estimates the next request's input tokens
+//! ([`Agent::context_estimate`]): the input the provider reported for the last request
+//! (cache reads and writes included), plus one token per 4 bytes the history gained
+//! since (text and tool arguments by their UTF-8 bytes, an image as 1,600 tokens,
+//! reasoning by its readable text), minus the same for what pruning removed. Without a
+//! reported input (first request, resumed session, after compaction) the whole history,
+//! system prompt and tool specs are counted that way. Against
+//! [`AgentConfig::context_window`]:
+//!
+//! - past 90 %, old tool outputs are **pruned** — every result but those of the step just
+//!   answered and the 3 newest others becomes [`PRUNED_TEXT`] (a `prune` record);
+//! - past 95 % after pruning, or when the provider answers that the input is too long,
+//!   the conversation is **compacted**: a separate request with no tools asks the model
+//!   for a summary ([`SUMMARY_INSTRUCTION`]); the history becomes one user message, the
+//!   summary after [`SUMMARY_HEADER`], followed by the running turn's prompt; a
+//!   `compaction` record holds it; the step's request is then sent again. Retries and
+//!   aborts work as for any request; an abort leaves the history as it was.
+//!
+//! Compaction happens at most once per turn: a second overflow fails the turn with
+//! [`AgentError::ContextOverflow`], as does any overflow when
+//! [`AgentConfig::compaction`] is off. [`Agent::compact`] runs one on request, as a turn
+//! of its own with no steps.
 
 mod config;
+mod context;
 mod output;
 mod policy;
 mod retry;
@@ -136,10 +162,12 @@ mod tool_calls;
 #[cfg(test)]
 mod tests;
 
+pub use crate::session::CompactionTrigger;
 pub use config::{AgentConfig, Limits};
+pub use context::{PRUNED_TEXT, SUMMARY_HEADER, SUMMARY_INSTRUCTION, SUMMARY_SYSTEM};
 pub use output::{
-    AgentError, AskId, Decision, End, Event, HttpId, Outcome, Output, Question, ToolRunId,
-    TransportError, TurnInProgress,
+    AgentError, AskId, Decision, End, Event, HttpId, Outcome, Output, OverflowReason, Question,
+    ToolRunId, TransportError, TurnInProgress,
 };
 pub use policy::PermissionPolicy;
 pub use retry::{Backoff, Rng};
@@ -149,7 +177,9 @@ use std::collections::VecDeque;
 use crate::http::ResponseHead;
 use crate::message::{Message, Origin, Part, Role, StopReason, ToolOutput, ToolResult, Usage};
 use crate::provider::{AssembledMessage, ChatRequest, Credential, StreamEvent, ToolChoice};
-use crate::session::{self, Entry, MessageRecord, Record, SessionState, TurnEndRecord};
+use crate::session::{
+    self, CompactionRecord, Entry, MessageRecord, PruneRecord, Record, SessionState, TurnEndRecord,
+};
 use crate::time::{Millis, UnixMillis};
 use crate::tool::{ToolDef, ToolOutcome};
 
@@ -173,6 +203,10 @@ pub struct Agent {
     anchor: (Millis, UnixMillis),
     /// Tool calls of this turn as (name, arguments), for doom-loop detection.
     recent: Vec<(String, serde_json::Value)>,
+    /// The reported input of past requests, for the context estimate.
+    context: context::Tracker,
+    /// Set while the request in progress is a summarisation request.
+    compacting: Option<CompactionTrigger>,
 }
 
 #[derive(Debug, Default)]
@@ -193,6 +227,10 @@ struct Turn {
     attempt: u32,
     usage: Usage,
     cost: Option<f64>,
+    /// The parts the turn was submitted with, kept after a compaction.
+    prompt: Vec<Part>,
+    /// Whether this turn compacted the conversation already.
+    compacted: bool,
 }
 
 impl Agent {
@@ -213,6 +251,8 @@ impl Agent {
             now: Millis(0),
             anchor: (Millis(0), UnixMillis(0)),
             recent: Vec::new(),
+            context: context::Tracker::default(),
+            compacting: None,
         }
     }
 
@@ -244,6 +284,14 @@ impl Agent {
         self.session_cost
     }
 
+    /// The estimated input tokens of the next request (see the
+    /// [module documentation](self#context)).
+    pub fn context_estimate(&self) -> u64 {
+        let fixed = context::fixed_bytes(self.config.system.as_deref(), &self.config.tools);
+        self.context
+            .estimate(context::history_bytes(&self.history), fixed)
+    }
+
     /// Replaces the tools offered to the model from the next request on.
     pub fn set_tools(&mut self, tools: Vec<ToolDef>) {
         self.config.tools = tools;
@@ -261,17 +309,41 @@ impl Agent {
         if !self.is_idle() {
             return Err(TurnInProgress);
         }
-        self.anchor = (now, at);
-        self.now = now;
-        self.turn = Turn::default();
-        self.recent.clear();
-        self.emit(Event::TurnStart);
+        self.begin_turn(now, at);
+        self.turn.prompt = parts.clone();
         self.push_history(MessageRecord::plain(Message {
             role: Role::User,
             parts,
         }));
         self.start_step();
         Ok(())
+    }
+
+    /// Compacts the conversation now, as a turn of its own: the model summarises the
+    /// history, which becomes the summary alone (a `compaction` record); then
+    /// [`Output::Done`] with no steps. Works with [`AgentConfig::compaction`] off; an
+    /// empty history completes at once.
+    ///
+    /// Refused unless the agent is idle.
+    pub fn compact(&mut self, now: Millis, at: UnixMillis) -> Result<(), TurnInProgress> {
+        if !self.is_idle() {
+            return Err(TurnInProgress);
+        }
+        self.begin_turn(now, at);
+        if self.history.is_empty() {
+            self.finish(End::Completed);
+        } else {
+            self.start_compaction(CompactionTrigger::Manual);
+        }
+        Ok(())
+    }
+
+    fn begin_turn(&mut self, now: Millis, at: UnixMillis) {
+        self.anchor = (now, at);
+        self.now = now;
+        self.turn = Turn::default();
+        self.recent.clear();
+        self.emit(Event::TurnStart);
     }
 
     /// The next thing to do, or `None` when the agent waits for input.
@@ -309,17 +381,37 @@ impl Agent {
         };
         let mut endpoint = self.config.endpoint.clone();
         endpoint.credential = Some(credential);
-        let request = ChatRequest {
-            model: self.config.model.clone(),
-            system: self.config.system.clone(),
-            messages: self.history.clone(),
-            tools: self.config.tools.iter().map(|t| t.spec.clone()).collect(),
-            tool_choice: ToolChoice::Auto,
-            max_output_tokens: self.config.max_output_tokens,
-            temperature: self.config.temperature,
-            reasoning: self.config.reasoning,
-            stream: true,
-            extra: serde_json::Map::new(),
+        let request = match self.compacting {
+            Some(_) => ChatRequest {
+                model: self.config.model.clone(),
+                system: Some(context::SUMMARY_SYSTEM.into()),
+                messages: vec![context::summary_prompt(
+                    &self.history,
+                    self.config.context_window,
+                )],
+                tools: Vec::new(),
+                tool_choice: ToolChoice::Auto,
+                max_output_tokens: self.config.max_output_tokens,
+                temperature: None,
+                reasoning: None,
+                stream: true,
+                extra: serde_json::Map::new(),
+            },
+            None => {
+                self.context.sent(context::history_bytes(&self.history));
+                ChatRequest {
+                    model: self.config.model.clone(),
+                    system: self.config.system.clone(),
+                    messages: self.history.clone(),
+                    tools: self.config.tools.iter().map(|t| t.spec.clone()).collect(),
+                    tool_choice: ToolChoice::Auto,
+                    max_output_tokens: self.config.max_output_tokens,
+                    temperature: self.config.temperature,
+                    reasoning: self.config.reasoning,
+                    stream: true,
+                    extra: serde_json::Map::new(),
+                }
+            }
         };
         let request = self.config.format.build_request(&endpoint, &request);
         let id = HttpId(self.fresh_id());
@@ -421,7 +513,9 @@ impl Agent {
                 self.outputs
                     .push_back(Output::CancelHttp { id: exchange.id });
                 exchange.interrupt();
-                self.keep_partial(exchange.snapshot(), Kept::Aborted);
+                if self.compacting.is_none() {
+                    self.keep_partial(exchange.snapshot(), Kept::Aborted);
+                }
             }
             Phase::Tools(batch) => self.abort_tools(batch, now),
         }
@@ -436,7 +530,113 @@ impl Agent {
         self.emit(Event::StepStart {
             step: self.turn.step,
         });
+        if !self.fit_context() {
+            self.request_credential();
+        }
+    }
+
+    /// Prunes or starts a compaction if the next request would fill the window; true
+    /// when a compaction started instead of the request.
+    fn fit_context(&mut self) -> bool {
+        let Some(window) = self.config.context_window else {
+            return false;
+        };
+        if !self.config.compaction {
+            return false;
+        }
+        let estimate = self.context_estimate();
+        if context::past(estimate, window, context::PRUNE_PERCENT) {
+            let (call_ids, saved) = context::prunable(&self.history);
+            if !call_ids.is_empty() {
+                session::prune_results(&mut self.history, &call_ids, PRUNED_TEXT);
+                let results = call_ids.len();
+                self.record(Entry::Prune(PruneRecord {
+                    call_ids,
+                    text: PRUNED_TEXT.into(),
+                }));
+                self.emit(Event::Pruned {
+                    results,
+                    saved_tokens: saved / context::BYTES_PER_TOKEN,
+                });
+            }
+        }
+        let estimate = self.context_estimate();
+        if context::past(estimate, window, context::COMPACT_PERCENT) && !self.turn.compacted {
+            self.start_compaction(CompactionTrigger::Threshold);
+            return true;
+        }
+        false
+    }
+
+    fn start_compaction(&mut self, trigger: CompactionTrigger) {
+        self.turn.compacted = true;
+        self.turn.attempt = 1;
+        self.compacting = Some(trigger);
+        self.emit(Event::CompactionStart { trigger });
         self.request_credential();
+    }
+
+    /// The provider said the input is too long: compact once, or fail the turn.
+    fn overflowed(&mut self, detail: String) {
+        let reason = if self.compacting.is_some() {
+            OverflowReason::SummaryTooLong
+        } else if !self.config.compaction {
+            OverflowReason::CompactionOff
+        } else if self.turn.compacted {
+            OverflowReason::AlreadyCompacted
+        } else {
+            self.start_compaction(CompactionTrigger::Overflow);
+            return;
+        };
+        self.finish(End::Failed(AgentError::ContextOverflow {
+            model: self.config.model.clone(),
+            reason,
+            detail: Some(detail),
+        }));
+    }
+
+    /// The summary arrived: the history becomes it (and the turn's prompt), recorded first.
+    fn summary_complete(&mut self, trigger: CompactionTrigger, done: AssembledMessage) {
+        let model = done
+            .model
+            .clone()
+            .unwrap_or_else(|| self.config.model.clone());
+        self.account(done.usage, model);
+        self.compacting = None;
+        let summary = done.message.text().trim().to_string();
+        if summary.is_empty() {
+            self.finish(End::Failed(AgentError::ContextOverflow {
+                model: self.config.model.clone(),
+                reason: OverflowReason::SummaryEmpty,
+                detail: None,
+            }));
+            return;
+        }
+        let prompt = match trigger {
+            CompactionTrigger::Manual => &[][..],
+            _ => &self.turn.prompt[..],
+        };
+        let history = context::compacted_history(&summary, prompt);
+        let replaced = self.history.len();
+        self.record(Entry::Compaction(CompactionRecord {
+            trigger,
+            summary: summary.clone(),
+            replaced,
+            history: history.clone(),
+        }));
+        self.history = history;
+        self.context.reset();
+        self.emit(Event::Compacted {
+            trigger,
+            summary,
+            replaced,
+        });
+        if trigger == CompactionTrigger::Manual {
+            self.finish(End::Completed);
+        } else {
+            self.turn.attempt = 1;
+            self.request_credential();
+        }
     }
 
     fn request_credential(&mut self) {
@@ -458,6 +658,9 @@ impl Agent {
         let Phase::Request(exchange) = &self.phase else {
             return;
         };
+        if self.compacting.is_some() {
+            return;
+        }
         for event in events {
             let shown = match event {
                 StreamEvent::TextDelta { text, .. } if !text.is_empty() => {
@@ -491,6 +694,11 @@ impl Agent {
             return;
         };
         let done = exchange.snapshot();
+        if let Some(trigger) = self.compacting {
+            self.summary_complete(trigger, done);
+            return;
+        }
+        self.context.reported(&done.usage);
         let model = done
             .model
             .clone()
@@ -533,7 +741,17 @@ impl Agent {
             self.outputs
                 .push_back(Output::CancelHttp { id: exchange.id });
         }
-        let retryable = failure.retryable() && !exchange.shown;
+        // Nothing of a summary is shown, so nothing stops it from being asked again.
+        let compacting = self.compacting.is_some();
+        let shown = exchange.shown && !compacting;
+        if let Some(detail) = failure.context_too_long() {
+            if !shown {
+                exchange.interrupt();
+                self.overflowed(detail);
+                return;
+            }
+        }
+        let retryable = failure.retryable() && !shown;
         if retryable && self.turn.attempt < self.config.limits.max_attempts {
             let backoff = Backoff {
                 base_ms: self.config.limits.backoff_base_ms,
@@ -554,7 +772,7 @@ impl Agent {
         }
         exchange.interrupt();
         let mut error = failure.into_error(&self.config.provider, &self.config.model);
-        if exchange.shown {
+        if shown {
             self.keep_partial(exchange.snapshot(), Kept::Incomplete);
             error = AgentError::StreamBroken {
                 cause: Box::new(error),
@@ -646,6 +864,7 @@ impl Agent {
 
     fn finish(&mut self, end: End) {
         self.phase = Phase::Idle;
+        self.compacting = None;
         let error = match &end {
             End::Failed(e) => {
                 let message = e.to_string();

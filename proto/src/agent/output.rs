@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::http::Request;
 use crate::message::Usage;
 use crate::provider::{ApiError, DecodeError, ErrorKind};
-use crate::session::Record;
+use crate::session::{CompactionTrigger, Record};
 use crate::tool::ToolInvocation;
 
 macro_rules! id_type {
@@ -207,6 +207,28 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         session_cost: Option<f64>,
     },
+    /// Old tool outputs were replaced by a stub to keep the conversation in the window.
+    Pruned {
+        /// Tool results pruned.
+        results: usize,
+        /// The estimated input tokens saved.
+        saved_tokens: u64,
+    },
+    /// The agent began asking the model for a summary of the conversation; the summary
+    /// is not streamed as answer text.
+    CompactionStart {
+        /// Why.
+        trigger: CompactionTrigger,
+    },
+    /// The conversation was replaced by its summary; a running turn goes on from it.
+    Compacted {
+        /// Why.
+        trigger: CompactionTrigger,
+        /// The summary the model wrote.
+        summary: String,
+        /// Messages replaced.
+        replaced: usize,
+    },
     /// The turn failed; the message is the error's display.
     Error {
         /// What went wrong.
@@ -326,6 +348,30 @@ pub enum AgentError {
         /// Why it broke.
         cause: Box<AgentError>,
     },
+    /// The conversation does not fit the model's context window and this turn cannot
+    /// shrink it (further); the history is left valid.
+    ContextOverflow {
+        /// The model asked for.
+        model: String,
+        /// Why it could not be shrunk.
+        reason: OverflowReason,
+        /// What the provider said, if it said the input is too long.
+        detail: Option<String>,
+    },
+}
+
+/// Why an overflowing conversation was not compacted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OverflowReason {
+    /// The configuration turned compaction off.
+    CompactionOff,
+    /// The conversation was compacted once this turn already (never twice, so it cannot loop).
+    AlreadyCompacted,
+    /// The summarisation request was itself too long.
+    SummaryTooLong,
+    /// The model answered the summarisation request with no text.
+    SummaryEmpty,
 }
 
 impl std::fmt::Display for AgentError {
@@ -374,6 +420,40 @@ impl std::fmt::Display for AgentError {
                     f,
                     "the response broke off; its partial text was kept: {cause}"
                 )
+            }
+            AgentError::ContextOverflow {
+                model,
+                reason,
+                detail,
+            } => {
+                let detail = detail
+                    .as_deref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default();
+                match reason {
+                    OverflowReason::CompactionOff => write!(
+                        f,
+                        "the conversation is too long for `{model}`{detail} and compaction is \
+                         off; run `cm run --compact`, set \"compaction\": true, or start a new \
+                         session"
+                    ),
+                    OverflowReason::AlreadyCompacted => write!(
+                        f,
+                        "the conversation is still too long for `{model}` after compacting it \
+                         once this turn{detail}; start a new session or ask for less at once"
+                    ),
+                    OverflowReason::SummaryTooLong => write!(
+                        f,
+                        "the conversation is too long for `{model}` even to summarise it\
+                         {detail}; start a new session"
+                    ),
+                    OverflowReason::SummaryEmpty => write!(
+                        f,
+                        "compaction failed: `{model}` wrote an empty summary, so the \
+                         conversation was left as it was; try `cm run --compact` again or \
+                         start a new session"
+                    ),
+                }
             }
         }
     }

@@ -10,8 +10,8 @@
 use crate::http::ResponseHead;
 use crate::message::Origin;
 use crate::provider::{
-    ApiError, AssembledMessage, DecodeError, MessageAssembler, StreamDecoder, StreamEvent,
-    WireFormat,
+    ApiError, AssembledMessage, DecodeError, ErrorKind, MessageAssembler, StreamDecoder,
+    StreamEvent, WireFormat,
 };
 use crate::sse;
 use crate::time::Millis;
@@ -51,6 +51,16 @@ impl Failure {
             Failure::Transport(TransportError::Protocol(_)) => false,
             Failure::Transport(_) | Failure::Idle(_) => true,
             Failure::Decode(_) | Failure::Sse(_) | Failure::BodyTooLarge => false,
+        }
+    }
+
+    /// The provider's message when it said the input is longer than the model's context.
+    pub(crate) fn context_too_long(&self) -> Option<String> {
+        match self {
+            Failure::Status(e) | Failure::InStream(e) if e.kind == ErrorKind::ContextTooLong => {
+                Some(e.message.clone())
+            }
+            _ => None,
         }
     }
 

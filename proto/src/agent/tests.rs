@@ -140,6 +140,40 @@ impl Reply {
         Reply::sse(tools_stream(calls))
     }
 
+    /// The same reply, its `message_start` reporting `input` tokens instead of 100.
+    fn using(self, input: u64) -> Reply {
+        match self {
+            Reply::Body {
+                content_type,
+                chunks,
+                ending,
+            } => Reply::Body {
+                content_type,
+                chunks: chunks
+                    .into_iter()
+                    .map(|c| {
+                        String::from_utf8_lossy(&c)
+                            .replace("\"input_tokens\":100", &format!("\"input_tokens\":{input}"))
+                            .into_bytes()
+                    })
+                    .collect(),
+                ending,
+            },
+            other => other,
+        }
+    }
+
+    /// Anthropic's answer to an input longer than the model's context.
+    fn too_long() -> Reply {
+        Reply::Status {
+            status: 400,
+            headers: vec![],
+            body: json!({"type": "error", "error": {"type": "invalid_request_error",
+                "message": "prompt is too long: 210000 tokens > 200000 maximum"}})
+            .to_string(),
+        }
+    }
+
     fn status(status: u16, headers: Vec<(&'static str, &'static str)>, error_type: &str) -> Reply {
         Reply::Status {
             status,
@@ -292,6 +326,19 @@ impl Harness {
                 UnixMillis(1_700_000_000_000),
             )
             .expect("idle agent accepts a prompt");
+        self.settle()
+    }
+
+    /// Asks for a compaction and drives the agent until `Done`.
+    fn compact(&mut self) -> Outcome {
+        self.done = None;
+        self.agent
+            .compact(self.now, UnixMillis(1_700_000_000_000))
+            .expect("idle agent compacts");
+        self.settle()
+    }
+
+    fn settle(&mut self) -> Outcome {
         for _ in 0..self.bound {
             self.drain();
             if let Some(outcome) = self.done.take() {
@@ -1495,5 +1542,441 @@ fn abort_while_backing_off_ends_the_turn_without_a_request() {
     assert_eq!(h.requests.len(), 1, "the retry never went out");
     assert_eq!(h.agent.poll_timeout(), None);
     assert!(h.agent.is_idle());
+    h.assert_replays();
+}
+
+// ---- context: pruning and compaction ------------------------------------------------
+
+/// A host whose `read` answers `file <path>: ` and 4,000 bytes (about 1,000 tokens).
+fn big_read_host(inv: &ToolInvocation) -> (u64, ToolOutcome) {
+    let path = inv.input["path"].as_str().unwrap_or_default();
+    let text = format!("file {path}: {}", "x".repeat(4_000));
+    (5, ToolOutcome::text(text, "read"))
+}
+
+fn read_reply(id: &str, path: &str) -> Reply {
+    Reply::tools(&[(id, "read", &format!(r#"{{"path":"{path}"}}"#))])
+}
+
+impl Harness {
+    fn compaction_events(&self) -> Vec<Event> {
+        self.events()
+            .into_iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    Event::Pruned { .. } | Event::CompactionStart { .. } | Event::Compacted { .. }
+                )
+            })
+            .cloned()
+            .collect()
+    }
+
+    fn compactions(&self) -> Vec<session::CompactionRecord> {
+        self.records()
+            .into_iter()
+            .filter_map(|r| match r.entry {
+                Entry::Compaction(c) => Some(c),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The text of every part of the first message of request `n`, joined.
+    fn first_message_text(&self, n: usize) -> String {
+        self.request_body(n)["messages"][0]["content"]
+            .as_array()
+            .map(|parts| {
+                parts
+                    .iter()
+                    .filter_map(|p| p["text"].as_str())
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .unwrap_or_default()
+    }
+
+    /// Asserts request `n` is a summarisation request: no tools, the summariser's
+    /// system prompt, one user message ending with the instruction.
+    fn assert_summary_request(&self, n: usize) {
+        let body = self.request_body(n);
+        assert!(body.get("tools").is_none(), "no tools: {body}");
+        assert!(body.get("tool_choice").is_none(), "{body}");
+        assert!(
+            body["system"].to_string().contains(SUMMARY_SYSTEM),
+            "{body}"
+        );
+        let messages = body["messages"].as_array().expect("messages");
+        assert_eq!(messages.len(), 1, "{body}");
+        assert_eq!(messages[0]["role"], "user");
+        assert!(
+            self.first_message_text(n).ends_with(SUMMARY_INSTRUCTION),
+            "{body}"
+        );
+    }
+}
+
+#[test]
+fn past_90_percent_old_tool_outputs_are_pruned_and_replay_matches() {
+    let mut config = config();
+    config.context_window = Some(10_000);
+    let mut h = Harness::with(
+        config,
+        vec![
+            read_reply("t1", "1").using(1_000),
+            read_reply("t2", "2").using(2_100),
+            read_reply("t3", "3").using(3_200),
+            read_reply("t4", "4").using(4_300),
+            // 8,600 reported + ~1,000 for t5's output passes 9,000: prune before request 6.
+            read_reply("t5", "5").using(8_600),
+            Reply::text(&["done"]),
+        ],
+    )
+    .host(big_read_host);
+    assert_eq!(h.run("read them all").end, End::Completed);
+    assert_eq!(h.requests.len(), 6);
+    for n in 1..5 {
+        assert!(
+            h.request_body(n).to_string().contains("file 1: xxx"),
+            "below 90 % nothing is pruned (request {n})"
+        );
+    }
+    let last = h.request_body(5).to_string();
+    assert!(!last.contains("file 1: xxx"), "t1's output is gone");
+    assert!(last.contains(PRUNED_TEXT), "{last}");
+    for path in 2..=5 {
+        assert!(
+            last.contains(&format!("file {path}: xxx")),
+            "the current step's result and the 3 newest others stay ({path})"
+        );
+    }
+    assert_eq!(
+        h.results_at(2),
+        [("t1".into(), false, PRUNED_TEXT.into())],
+        "the call is still answered"
+    );
+    let saved = (4_008 - PRUNED_TEXT.len() as u64) / 4;
+    assert_eq!(
+        h.compaction_events(),
+        [Event::Pruned {
+            results: 1,
+            saved_tokens: saved
+        }],
+        "no compaction: pruning was enough"
+    );
+    let prune = h.position(|o| {
+        matches!(o, Output::Record(r) if matches!(&r.entry,
+        Entry::Prune(p) if p.call_ids == ["t1"] && p.text == PRUNED_TEXT))
+    });
+    let sixth = h
+        .log
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| matches!(o, Output::Http { .. }))
+        .nth(5)
+        .map(|(i, _)| i)
+        .expect("six requests");
+    assert!(prune < sixth, "the prune is durable before the request");
+    assert!(
+        h.agent.context_estimate() < 9_000,
+        "{}",
+        h.agent.context_estimate()
+    );
+    h.assert_replays();
+}
+
+#[test]
+fn past_95_percent_after_pruning_the_conversation_is_summarised_first() {
+    let mut config = config();
+    config.context_window = Some(10_000);
+    let mut h = Harness::with(
+        config,
+        vec![
+            read_reply("t1", "1").using(9_800),
+            Reply::text(&["The user asked to read 1; it is all x."]),
+            Reply::text(&["done"]),
+        ],
+    )
+    .host(big_read_host);
+    let outcome = h.run("go");
+    assert_eq!(outcome.end, End::Completed);
+    assert_eq!((outcome.steps, h.requests.len()), (2, 3));
+    h.assert_summary_request(1);
+    assert!(h.first_message_text(1).contains("file 1: xxx"));
+    let retried = h.first_message_text(2);
+    assert!(retried.starts_with(SUMMARY_HEADER), "{retried}");
+    assert!(
+        retried.contains("it is all x.") && retried.ends_with("|go"),
+        "{retried}"
+    );
+    assert_eq!(
+        h.request_body(2)["messages"].as_array().map(Vec::len),
+        Some(1)
+    );
+    assert!(
+        h.request_body(2).get("tools").is_some(),
+        "the turn goes on with its tools"
+    );
+    assert_eq!(
+        h.text_shown(),
+        "done",
+        "the summary is not shown as an answer"
+    );
+    let trigger = CompactionTrigger::Threshold;
+    assert_eq!(
+        h.compaction_events(),
+        [
+            Event::CompactionStart { trigger },
+            Event::Compacted {
+                trigger,
+                summary: "The user asked to read 1; it is all x.".into(),
+                replaced: 3
+            }
+        ]
+    );
+    h.assert_replays();
+}
+
+#[test]
+fn context_too_long_is_recovered_once_by_a_summary_and_the_request_retried() {
+    let mut h = Harness::new(vec![
+        read_reply("t1", "a"),
+        Reply::text(&["a says ok"]),
+        Reply::too_long(),
+        Reply::text(&["Read a; it says ok."]),
+        Reply::text(&["answer two"]),
+    ]);
+    assert_eq!(h.run("one").end, End::Completed);
+    let outcome = h.run("two");
+    assert_eq!(outcome.end, End::Completed);
+    assert_eq!(h.requests.len(), 5);
+    assert!(h.retries().is_empty(), "an overflow is not retried as is");
+
+    h.assert_summary_request(3);
+    let transcript = h.first_message_text(3);
+    for seen in [
+        "## User\none",
+        "[tool call `read`: {\"path\":\"a\"}]",
+        "a says ok",
+        "two",
+    ] {
+        assert!(transcript.contains(seen), "{seen} in {transcript}");
+    }
+    let summary = "Read a; it says ok.";
+    let compacted = context::compacted_history(summary, &[Part::text("two")]);
+    assert_eq!(h.agent.history()[0], compacted[0]);
+    assert_eq!(h.agent.history()[1], Message::assistant("answer two"));
+    assert_eq!(h.agent.history().len(), 2);
+    assert_eq!(
+        h.request_body(4)["messages"].as_array().map(Vec::len),
+        Some(1),
+        "the retried request carries the compacted history"
+    );
+    assert_eq!(h.first_message_text(4), {
+        let Part::Text { text } = &compacted[0].parts[0] else {
+            unreachable!()
+        };
+        format!("{text}|two")
+    });
+
+    let records = h.compactions();
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        (
+            records[0].trigger,
+            records[0].summary.as_str(),
+            records[0].replaced
+        ),
+        (CompactionTrigger::Overflow, summary, 5)
+    );
+    assert_eq!(records[0].history, compacted);
+    let record_at =
+        h.position(|o| matches!(o, Output::Record(r) if matches!(r.entry, Entry::Compaction(_))));
+    let fifth = h
+        .log
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| matches!(o, Output::Http { .. }))
+        .nth(4)
+        .map(|(i, _)| i)
+        .expect("five requests");
+    assert!(
+        record_at < fifth,
+        "the compaction is durable before the retried request"
+    );
+    assert_eq!(
+        outcome.usage.input_tokens, 200,
+        "the summary request counts in the turn"
+    );
+    assert_eq!(
+        serde_json::to_value(Event::CompactionStart {
+            trigger: CompactionTrigger::Overflow
+        })
+        .expect("plain data"),
+        json!({"type": "compaction_start", "trigger": "overflow"})
+    );
+    h.assert_replays();
+}
+
+#[test]
+fn a_second_overflow_in_the_same_turn_fails_it_without_a_third_request() {
+    let mut h = Harness::new(vec![
+        Reply::too_long(),
+        Reply::text(&["summary"]),
+        Reply::too_long(),
+    ]);
+    let outcome = h.run("huge");
+    let error = failed(&outcome);
+    assert!(
+        matches!(error, AgentError::ContextOverflow { reason: OverflowReason::AlreadyCompacted,
+            detail: Some(d), .. } if d.contains("prompt is too long")),
+        "{error:?}"
+    );
+    let text = error.to_string();
+    assert!(
+        text.contains("still too long for `claude-test` after compacting it once this turn")
+            && text.contains("start a new session"),
+        "{text}"
+    );
+    assert_eq!(h.requests.len(), 3, "never a third model request");
+    assert_eq!(h.compactions().len(), 1);
+    h.assert_replays();
+}
+
+#[test]
+fn with_compaction_off_an_overflow_fails_at_once() {
+    let mut config = config();
+    config.compaction = false;
+    config.context_window = Some(1_000);
+    let mut h = Harness::with(config, vec![Reply::too_long()]);
+    let outcome = h.run("huge");
+    let error = failed(&outcome);
+    assert!(matches!(
+        error,
+        AgentError::ContextOverflow {
+            reason: OverflowReason::CompactionOff,
+            ..
+        }
+    ));
+    let text = error.to_string();
+    assert!(
+        text.contains("compaction is off") && text.contains("cm run --compact"),
+        "{text}"
+    );
+    assert_eq!(h.requests.len(), 1);
+    assert!(h.compaction_events().is_empty());
+    assert_eq!(h.agent.history(), &[Message::user("huge")]);
+    h.assert_replays();
+}
+
+#[test]
+fn the_summary_request_itself_too_long_fails_the_turn() {
+    let mut h = Harness::new(vec![Reply::too_long(), Reply::too_long()]);
+    let outcome = h.run("huge");
+    assert!(matches!(
+        failed(&outcome),
+        AgentError::ContextOverflow {
+            reason: OverflowReason::SummaryTooLong,
+            ..
+        }
+    ));
+    assert_eq!(h.requests.len(), 2);
+    assert_eq!(h.agent.history(), &[Message::user("huge")]);
+    h.assert_replays();
+}
+
+#[test]
+fn a_summary_request_is_retried_like_any_request() {
+    let mut h = Harness::new(vec![
+        Reply::too_long(),
+        Reply::status(529, vec![], "overloaded_error"),
+        Reply::text(&["summary"]),
+        Reply::text(&["done"]),
+    ]);
+    assert_eq!(h.run("hi").end, End::Completed);
+    assert_eq!(h.retries().len(), 1);
+    h.assert_summary_request(2);
+    assert_eq!(h.agent.history().len(), 2);
+    h.assert_replays();
+}
+
+#[test]
+fn compact_on_demand_replaces_the_history_with_the_summary() {
+    let mut idle = Harness::new(vec![]);
+    let outcome = idle.compact();
+    assert_eq!((outcome.end, outcome.steps), (End::Completed, 0));
+    assert!(idle.requests.is_empty(), "nothing to compact");
+
+    let mut h = Harness::new(vec![
+        Reply::text(&["hello"]),
+        Reply::text(&["We greeted each other."]),
+        Reply::text(&["ok"]),
+    ]);
+    assert_eq!(h.run("hi").end, End::Completed);
+    let outcome = h.compact();
+    assert_eq!((outcome.end.clone(), outcome.steps), (End::Completed, 0));
+    assert_eq!(h.requests.len(), 2);
+    h.assert_summary_request(1);
+    assert_eq!(
+        h.agent.history(),
+        context::compacted_history("We greeted each other.", &[])
+    );
+    assert!(h.compaction_events().contains(&Event::Compacted {
+        trigger: CompactionTrigger::Manual,
+        summary: "We greeted each other.".into(),
+        replaced: 2
+    }));
+    h.assert_replays();
+    let mut busy = Harness::new(vec![]);
+    busy.agent
+        .submit(vec![Part::text("x")], Millis(0), UnixMillis(0))
+        .expect("idle");
+    assert_eq!(
+        busy.agent.compact(Millis(0), UnixMillis(0)),
+        Err(TurnInProgress)
+    );
+    // The next prompt joins the summary message.
+    assert_eq!(h.run("what now?").end, End::Completed);
+    let first = h.first_message_text(2);
+    assert!(
+        first.starts_with(SUMMARY_HEADER) && first.ends_with("|what now?"),
+        "{first}"
+    );
+    h.assert_replays();
+}
+
+#[test]
+fn abort_during_summarisation_leaves_the_history_as_it_was() {
+    let summary = message_start() + &text_block(0, &["Half a sum"]);
+    let mut h = Harness::new(vec![
+        Reply::text(&["hello"]),
+        Reply::too_long(),
+        Reply::Body {
+            content_type: "text/event-stream",
+            chunks: per_event(&summary),
+            ending: Ending::Stall,
+        },
+    ]);
+    assert_eq!(h.run("one").end, End::Completed);
+    // "two" fails at +10, the summary request goes out then; its text arrives from +30.
+    let abort_at = h.now.add_ms(TICK * 6);
+    h.schedule(abort_at, Input::Abort);
+    assert_eq!(h.run("two").end, End::Aborted);
+    assert_eq!(h.requests.len(), 3);
+    assert!(h.log.iter().any(|o| matches!(o, Output::CancelHttp { .. })));
+    assert_eq!(
+        h.agent.history(),
+        &[
+            Message::user("one"),
+            Message::assistant("hello"),
+            Message::user("two")
+        ],
+        "no partial summary, no compaction"
+    );
+    assert!(h.compactions().is_empty());
+    assert!(!h.text_shown().contains("Half"));
+    h.assert_replays();
+    h.script.push_back(Reply::text(&["fine"]));
+    assert_eq!(h.run("three").end, End::Completed);
     h.assert_replays();
 }

@@ -37,6 +37,7 @@ impl Layer {
             PermissionSetting::merge,
         );
         self.limits.merge(later.limits);
+        replace(&mut self.compaction, later.compaction);
     }
 }
 

@@ -425,6 +425,12 @@ impl Config {
             .saturating_mul(1000)
     }
 
+    /// Whether automatic context compaction is on (default `true`); feeds
+    /// [`AgentConfig::compaction`](crate::agent::AgentConfig::compaction).
+    pub fn compaction(&self) -> bool {
+        self.layer.compaction.unwrap_or(true)
+    }
+
     /// The permission rules the files set (no session grants, yes mode off).
     pub fn permission_rules(&self) -> Rules {
         let mut rules = Rules::new();

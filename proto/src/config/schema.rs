@@ -33,6 +33,10 @@ pub struct Layer {
     /// Limits of the agent loop.
     #[serde(default)]
     pub limits: Limits,
+    /// Whether the agent may shrink a long conversation on its own (prune old tool
+    /// outputs, summarise); `false` makes an overflow a clear error. Default on.
+    #[serde(default)]
+    pub compaction: Option<bool>,
 }
 
 /// The wire format a provider speaks.

@@ -156,7 +156,7 @@ fn an_unknown_key_is_positioned_and_lists_the_known_ones() {
     let text = "{\n  \"modle\": \"a/b\"\n}";
     assert_eq!(
         error(text),
-        r#"cm.json:2:3: unknown key "modle"; did you mean "model"?; the known keys are "$schema", "model", "provider", "permission", "limits""#
+        r#"cm.json:2:3: unknown key "modle"; did you mean "model"?; the known keys are "$schema", "model", "provider", "permission", "limits", "compaction""#
     );
     assert_eq!(
         error(r#"{"provider": {"a": {"baseURL": "x"}}}"#),
@@ -368,4 +368,17 @@ fn huge_numbers_and_odd_input_never_panic() {
     }
     let config = Config::from_layers([layer(texts[0])]);
     assert_eq!(config.idle_timeout_ms(), u64::MAX);
+}
+
+#[test]
+fn compaction_is_on_unless_a_layer_turns_it_off() {
+    assert!(Config::from_layers([layer("{}")]).compaction());
+    let off = layer(r#"{"compaction": false}"#);
+    assert_eq!(off.compaction, Some(false));
+    assert!(!Config::from_layers([layer(r#"{"compaction": true}"#), off.clone()]).compaction());
+    assert!(
+        !Config::from_layers([off, layer("{}")]).compaction(),
+        "a layer that does not say keeps the earlier setting"
+    );
+    assert!(error(r#"{"compaction": "no"}"#).contains("compaction"));
 }
