@@ -8,17 +8,19 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use cm_host::bash::{self, AbortHandle, BashRequest};
-use cm_host::{NativeFs, Workspace};
+use cm_host::{search, NativeFs, Workspace};
 use cm_proto::agent::ToolRunId;
 use cm_proto::tool::{run_builtin, ReadLog, ToolInvocation, ToolOptions, ToolOutcome};
 use serde_json::Value;
 
 use crate::{Input, Runtime, ToolRunner};
 
-/// Runs `read`, `write`, `edit` and `bash` in one workspace, each run on a worker.
+/// Runs `read`, `write`, `edit`, `glob`, `grep`, `ls` and `bash` in one workspace, each run
+/// on a worker.
 ///
-/// File tools go through [`run_builtin`] over a [`NativeFs`] made for the invocation (so
-/// a granted `external_directory` reaches outside the workspace); `bash` goes through
+/// File tools go through [`run_builtin`] and the search tools through
+/// [`search::run_native`], over a [`NativeFs`] made for the invocation (so a granted
+/// `external_directory` reaches outside the workspace); `bash` goes through
 /// [`bash::run`]. One [`ReadLog`] serves the whole session: a file read by one call may
 /// be edited by a later one, and a file changed since is caught. A tool that panics
 /// answers with an error outcome instead of leaving the agent waiting.
@@ -61,6 +63,9 @@ impl ToolHost {
             return self.run_bash(&invocation.input, abort);
         }
         let mut fs = NativeFs::for_invocation(self.workspace.clone(), invocation);
+        if let Some(outcome) = search::run_native(&invocation.name, &invocation.input, &fs) {
+            return outcome;
+        }
         let mut log = self.read_log.lock().unwrap_or_else(PoisonError::into_inner);
         run_builtin(
             &invocation.name,

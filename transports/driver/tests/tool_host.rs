@@ -201,3 +201,23 @@ fn a_path_outside_the_workspace_needs_external_directory_until_granted() {
     let read = outcome_of(&rx, ToolRunId(2));
     assert!(!read.is_error, "{}", text(&read));
 }
+
+#[test]
+fn the_search_tools_are_dispatched_to_cm_host() {
+    let dir = TempDir::new("search");
+    fs::create_dir_all(dir.0.join("src")).unwrap();
+    fs::write(dir.0.join("src/lib.rs"), "pub fn needle() {}\n").unwrap();
+    fs::write(dir.0.join(".gitignore"), "*.log\n").unwrap();
+    fs::write(dir.0.join("needle.log"), "needle\n").unwrap();
+    let host = host(&dir);
+    let abort = cm_host::AbortHandle::new();
+    let glob = host.run(&call("glob", json!({"pattern": "*.rs"})), &abort);
+    assert_eq!(text(&glob), "src/lib.rs");
+    let grep = host.run(&call("grep", json!({"pattern": "needle"})), &abort);
+    assert_eq!(
+        text(&grep),
+        "Found 1 match in 1 file\nsrc/lib.rs:1: pub fn needle() {}"
+    );
+    let ls = host.run(&call("ls", json!({})), &abort);
+    assert_eq!(text(&ls), "./\n  src/\n    lib.rs\n  .gitignore\n");
+}

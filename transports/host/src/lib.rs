@@ -9,20 +9,34 @@
 //! refused with [`cm_proto::tool::FsError::OutsideWorkspace`] until the caller says the
 //! `external_directory` permission was granted.
 //!
-//! Unix only (process groups, file modes).
+//! The [`search`] tools (`glob`, `grep`, `ls`) are generic over the file-system trait and
+//! build for any target, the browser's included, with default features off. Everything
+//! that touches the real machine sits behind the default `native` feature, Unix only
+//! (process groups, file modes).
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "native")]
 pub mod bash;
+#[cfg(feature = "native")]
 pub mod native_fs;
+#[cfg(feature = "native")]
 pub mod paths;
+pub mod search;
+#[cfg(feature = "native")]
 pub mod session_store;
+#[cfg(feature = "native")]
 pub mod workspace;
 
-#[cfg(test)]
+#[cfg(all(test, feature = "native"))]
 mod test_dir;
 
+#[cfg(feature = "native")]
 pub use bash::{AbortHandle, BashError, BashOutput, BashRequest, Ending};
+#[cfg(feature = "native")]
 pub use native_fs::NativeFs;
+#[cfg(feature = "native")]
 pub use paths::{Dirs, DirsError};
+#[cfg(feature = "native")]
 pub use session_store::{SessionId, SessionInfo, SessionLog, SessionStore, StoreError};
+#[cfg(feature = "native")]
 pub use workspace::{LastLink, ResolvedPath, Workspace};
