@@ -134,6 +134,19 @@ impl Ui {
                 ));
                 self.spin("waiting to retry");
             }
+            Event::Pruned {
+                results,
+                saved_tokens,
+            } => self.progress(&format!(
+                "  ✂ pruned {results} old tool outputs (about {saved_tokens} tokens) to stay within the context window"
+            )),
+            Event::CompactionStart { .. } => self.spin("summarising the conversation"),
+            Event::Compacted { replaced, .. } => {
+                self.progress(&format!(
+                    "  ✂ summarised {replaced} earlier messages to stay within the context window"
+                ));
+                self.spin("thinking");
+            }
             Event::Error { .. } => {
                 // The turn's error is printed once, by `finish`.
             }

@@ -74,6 +74,8 @@ pub struct Provider {
     pub output_limit: Option<u64>,
     /// Whether the model accepts images: the read tool then returns images as image parts.
     pub images: bool,
+    /// The model's context window in tokens, if the catalog or config knows it.
+    pub context: Option<u64>,
 }
 
 impl Provider {
@@ -220,6 +222,7 @@ pub fn resolve(
         price: info.and_then(|i| i.price),
         output_limit: info.and_then(|i| i.output),
         images: info.and_then(|i| i.images).unwrap_or(false),
+        context: info.and_then(|i| i.context),
     })
 }
 

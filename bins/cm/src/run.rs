@@ -8,6 +8,7 @@
 use std::io::{IsTerminal, Read};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use cm_host::search::search_defs;
 use cm_host::{Dirs, SessionStore, Workspace};
 use cm_proto::agent::{Agent, AgentConfig, End, Limits};
 use cm_proto::time::UnixMillis;
@@ -123,6 +124,9 @@ pub fn prepare(args: &RunArgs, ui: &mut Ui) -> Result<Prepared, Failure> {
     );
     agent_config.system = Some(system_prompt::render(&environment));
     agent_config.tools = builtin_defs();
+    agent_config.tools.extend(search_defs());
+    agent_config.context_window = provider.context;
+    agent_config.compaction = config.compaction();
     agent_config.limits = limits;
     agent_config.price = provider.price;
     agent_config.credential_env = provider.key_env.clone();
