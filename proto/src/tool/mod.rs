@@ -20,6 +20,7 @@ mod edit;
 pub mod file_format;
 mod fs;
 mod memory_fs;
+mod multiedit;
 mod read;
 mod read_log;
 mod similar_paths;
@@ -33,6 +34,7 @@ pub use builtin::{
 pub use edit::edit;
 pub use fs::{DirEntry, FileKind, FileSystem, FsError, Metadata};
 pub use memory_fs::MemoryFs;
+pub use multiedit::multiedit;
 pub use read::{read, DEFAULT_READ_LIMIT, MAX_LINE_CHARS, MAX_READ_OUTPUT_BYTES};
 pub use read_log::{fnv1a64, ReadLog, StaleRead};
 pub use write::write;
