@@ -232,7 +232,8 @@ fn unwrap(text: &str) -> Vec<(usize, &str)> {
     trim_blank(&mut lines);
     if let Some(delimiter) = lines.first().and_then(|(_, l)| heredoc_delimiter(l)) {
         lines.remove(0);
-        if lines.last().is_some_and(|(_, l)| l.trim() == delimiter) {
+        let closes = |l: &str| l.trim().trim_end_matches(['\'', '"', ')']) == delimiter;
+        if lines.last().is_some_and(|(_, l)| closes(l)) {
             lines.pop();
         }
         trim_blank(&mut lines);
@@ -565,6 +566,7 @@ mod tests {
         for text in [
             "apply_patch <<'EOF'\n*** Begin Patch\n*** Delete File: a\n*** End Patch\nEOF\n",
             "cat <<EOF\n*** Begin Patch\n*** Delete File: a\n*** End Patch\nEOF",
+            "bash -lc \"apply_patch <<'EOF'\n*** Begin Patch\n*** Delete File: a\n*** End Patch\nEOF\"",
             "\n\n  \n*** Begin Patch\r\n*** Delete File: a\r\n*** End Patch\r\n\n\n",
             "```\n*** Begin Patch\n*** Delete File: a\n*** End Patch\n```\n",
             "apply_patch <<\"PATCH\"\n*** Begin Patch\n\n*** Delete File: a\n\n*** End Patch\nPATCH\n",
