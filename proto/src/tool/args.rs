@@ -121,6 +121,30 @@ pub fn optional_uint(
     }
 }
 
+/// A required array argument; an array sent as a JSON string (`"[…]"`) is accepted.
+pub fn required_array(input: &Value, name: &'static str) -> Result<Vec<Value>, ArgError> {
+    match field(input, name)? {
+        None => Err(ArgError::Missing {
+            field: name,
+            expected: "an array",
+        }),
+        Some(Value::Array(items)) => Ok(items.clone()),
+        Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
+            Ok(Value::Array(items)) => Ok(items),
+            _ => Err(ArgError::Invalid {
+                field: name,
+                expected: "an array",
+                got: shown(&Value::String(s.clone())),
+            }),
+        },
+        Some(other) => Err(ArgError::Invalid {
+            field: name,
+            expected: "an array",
+            got: shown(other),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,6 +197,22 @@ mod tests {
         assert_eq!(optional_bool(&json!({"b": "true"}), "b"), Ok(Some(true)));
         assert_eq!(optional_bool(&json!({"b": false}), "b"), Ok(Some(false)));
         assert!(optional_bool(&json!({"b": "yes"}), "b").is_err());
+    }
+
+    #[test]
+    fn arrays_may_arrive_as_json_text() {
+        let want = vec![json!({"a": 1})];
+        assert_eq!(
+            required_array(&json!({"e": [{"a": 1}]}), "e"),
+            Ok(want.clone())
+        );
+        assert_eq!(required_array(&json!({"e": "[{\"a\": 1}]"}), "e"), Ok(want));
+        let err = required_array(&json!({"e": "{}"}), "e").unwrap_err();
+        assert_eq!(err.to_string(), "argument `e` must be an array, got \"{}\"");
+        assert!(matches!(
+            required_array(&json!({}), "e"),
+            Err(ArgError::Missing { field: "e", .. })
+        ));
     }
 
     #[test]

@@ -1,14 +1,16 @@
 //! The core built-in tools: their definitions for the model, and a dispatcher for the file
 //! tools.
 //!
-//! [`builtin_defs`] lists `read`, `write`, `edit` and `bash`; [`run_builtin`] runs the file
-//! tools and answers `None` for any other name, so the host runs `bash` (and later tools)
-//! itself.
+//! [`builtin_defs`] lists `read`, `write`, `edit`, `multiedit`, `apply_patch` and `bash`;
+//! [`run_builtin`] runs the file tools and answers `None` for any other name, so the host
+//! runs `bash` (and later tools) itself.
 
 use serde_json::{json, Value};
 
 use super::fs::FileSystem;
-use super::{edit, read, write, ReadLog, ToolDef, ToolOptions, ToolOutcome, ToolSpec};
+use super::{
+    apply_patch, edit, multiedit, read, write, ReadLog, ToolDef, ToolOptions, ToolOutcome, ToolSpec,
+};
 
 /// `bash`'s timeout when the model gives none, in milliseconds.
 pub const BASH_DEFAULT_TIMEOUT_MS: u64 = 120_000;
@@ -157,6 +159,111 @@ pub fn edit_def() -> ToolDef {
     )
 }
 
+/// `multiedit`: permission `edit`, subject `path`, exclusive.
+pub fn multiedit_def() -> ToolDef {
+    def(
+        "multiedit",
+        "Make several edits to one file in one call: a list of old_string/new_string \
+         replacements applied in order, all or nothing.\n\
+         - Read the file first in this session, as for edit.\n\
+         - Each edit works like edit (exact match first, same drift tolerance, must be \
+         unique unless replace_all) and applies to the text as the edits before it left it: \
+         an old_string must not expect text an earlier edit already changed.\n\
+         - If any edit fails, none is applied and the file is untouched; the error names \
+         the failing edit as edits[i] and says why. Fix it and send the whole list again.\n\
+         - Prefer it over several edit calls on the same file. To create a file, give the \
+         first edit an empty old_string and the content as its new_string.",
+        json!({
+            "type": "object",
+            "properties": {
+                "path": {
+                    "type": "string",
+                    "description": "The file to change, relative to the workspace root or absolute."
+                },
+                "edits": {
+                    "type": "array",
+                    "minItems": 1,
+                    "description": "The edits, applied in order.",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "old_string": {
+                                "type": "string",
+                                "description": "The exact text to replace."
+                            },
+                            "new_string": {
+                                "type": "string",
+                                "description": "The text to put in its place; must differ from old_string."
+                            },
+                            "replace_all": {
+                                "type": "boolean",
+                                "default": false,
+                                "description": "Replace every occurrence of old_string instead of exactly one."
+                            }
+                        },
+                        "required": ["old_string", "new_string"],
+                        "additionalProperties": false
+                    }
+                }
+            },
+            "required": ["path", "edits"],
+            "additionalProperties": false
+        }),
+        "edit",
+        "path",
+        true,
+    )
+}
+
+/// `apply_patch`: permission `edit`, exclusive, and no single subject: the agent checks
+/// `edit` once for each path of [`apply_patch::paths`](super::apply_patch::paths).
+pub fn apply_patch_def() -> ToolDef {
+    let mut def = def(
+        "apply_patch",
+        "Add, delete, update and move files with one patch. All files change or none do.\n\
+         The patch text:\n\
+         *** Begin Patch\n\
+         *** Add File: path/new.py\n\
+         +every line of the new file, prefixed with +\n\
+         *** Delete File: path/old.py\n\
+         *** Update File: path/file.py\n\
+         *** Move to: path/renamed.py\n\
+         @@ def function_containing_the_change():\n\
+         \x20context line (prefixed with one space)\n\
+         -removed line\n\
+         +added line\n\
+         \x20context line\n\
+         *** End Patch\n\
+         Rules:\n\
+         - Read files before updating or deleting them in this session.\n\
+         - In an update, each hunk starts with @@, optionally followed by a line of the \
+         file (such as the enclosing function or class) to search from. Give about 3 \
+         lines of unchanged context above and below each change, copied exactly from the \
+         file, so the hunk matches exactly one place. Hunks go in file order. End a hunk \
+         that reaches the end of the file with `*** End of File`.\n\
+         - `*** Move to:` is optional: it moves the updated file. Paths are relative to the \
+         workspace root. Adding a file that exists is an error.\n\
+         - If a hunk does not match, nothing is changed and the error shows the lines that \
+         did not match and the most similar part of the file.",
+        json!({
+            "type": "object",
+            "properties": {
+                "patch": {
+                    "type": "string",
+                    "description": "The whole patch, from `*** Begin Patch` to `*** End Patch`."
+                }
+            },
+            "required": ["patch"],
+            "additionalProperties": false
+        }),
+        "edit",
+        "patch",
+        true,
+    );
+    def.subject = None;
+    def
+}
+
 /// `bash`: permission `bash`, subject `command`, exclusive. Run by the host, not here.
 pub fn bash_def() -> ToolDef {
     def(
@@ -204,7 +311,14 @@ pub fn bash_def() -> ToolDef {
 
 /// The definitions of the core built-ins, in the order the model sees them.
 pub fn builtin_defs() -> Vec<ToolDef> {
-    vec![read_def(), write_def(), edit_def(), bash_def()]
+    vec![
+        read_def(),
+        write_def(),
+        edit_def(),
+        multiedit_def(),
+        apply_patch_def(),
+        bash_def(),
+    ]
 }
 
 /// Runs the file tool called `name`; `None` when it is not one of them (e.g. `bash`).
@@ -219,6 +333,8 @@ pub fn run_builtin(
         "read" => Some(read(fs, input, log, options)),
         "write" => Some(write(fs, input, log)),
         "edit" => Some(edit(fs, input, log)),
+        "multiedit" => Some(multiedit(fs, input, log)),
+        "apply_patch" => Some(apply_patch(fs, input, log)),
         _ => None,
     }
 }
@@ -235,10 +351,12 @@ mod tests {
             .map(|d| (d.spec.name, d.permission, d.subject, d.exclusive))
             .collect();
         let want = [
-            ("read", "read", "path", false),
-            ("write", "edit", "path", true),
-            ("edit", "edit", "path", true),
-            ("bash", "bash", "command", true),
+            ("read", "read", Some("path"), false),
+            ("write", "edit", Some("path"), true),
+            ("edit", "edit", Some("path"), true),
+            ("multiedit", "edit", Some("path"), true),
+            ("apply_patch", "edit", None, true),
+            ("bash", "bash", Some("command"), true),
         ];
         assert_eq!(got.len(), want.len());
         for ((name, permission, subject, exclusive), w) in got.iter().zip(want) {
@@ -249,7 +367,7 @@ mod tests {
                     subject.as_deref(),
                     *exclusive
                 ),
-                (w.0, w.1, Some(w.2), w.3)
+                (w.0, w.1, w.2, w.3)
             );
         }
     }
@@ -264,10 +382,30 @@ mod tests {
                 let field = field.as_str().expect("string");
                 assert!(properties.contains_key(field), "{}: {field}", def.spec.name);
             }
-            let subject = def.subject.as_deref().expect("subject");
-            assert!(properties.contains_key(subject), "{}", def.spec.name);
+            if let Some(subject) = def.subject.as_deref() {
+                assert!(properties.contains_key(subject), "{}", def.spec.name);
+            }
             assert!(def.spec.description.len() > 100, "{}", def.spec.name);
         }
+    }
+
+    #[test]
+    fn the_patch_shown_in_apply_patch_description_is_valid() {
+        let description = apply_patch_def().spec.description;
+        let start = description.find("*** Begin Patch").expect("example start");
+        let end = description.find("*** End Patch").expect("example end");
+        let example = &description[start..end + "*** End Patch".len()];
+        let patch = crate::tool::apply_patch::parse::parse(example).expect("parses");
+        assert_eq!(patch.ops.len(), 3);
+        assert_eq!(
+            apply_patch::paths(&json!({ "patch": example })),
+            vec![
+                "path/new.py",
+                "path/old.py",
+                "path/file.py",
+                "path/renamed.py"
+            ]
+        );
     }
 
     #[test]
@@ -318,6 +456,25 @@ mod tests {
         .expect("edit is built in");
         assert!(!edited.is_error, "{edited:?}");
         assert_eq!(fs.file("a.txt"), Some(&b"ho\n"[..]));
+        let multi = run_builtin(
+            "multiedit",
+            &json!({"path": "a.txt", "edits": [{"old_string": "ho", "new_string": "hey"}]}),
+            &mut fs,
+            &mut log,
+            &options,
+        )
+        .expect("multiedit is built in");
+        assert!(!multi.is_error, "{multi:?}");
+        let patched = run_builtin(
+            "apply_patch",
+            &json!({"patch": "*** Begin Patch\n*** Update File: a.txt\n-hey\n+hi\n*** End Patch"}),
+            &mut fs,
+            &mut log,
+            &options,
+        )
+        .expect("apply_patch is built in");
+        assert!(!patched.is_error, "{patched:?}");
+        assert_eq!(fs.file("a.txt"), Some(&b"hi\n"[..]));
         assert!(run_builtin(
             "bash",
             &json!({"command": "ls"}),

@@ -7,8 +7,8 @@
 //! replacement is converted to them. On failure the message says what to do; when nothing
 //! matched it shows the most similar region ([`closest`]).
 
-mod closest;
-mod matching;
+pub(super) mod closest;
+pub(super) mod matching;
 
 use serde_json::Value;
 
@@ -106,68 +106,138 @@ pub fn edit(fs: &mut dyn FileSystem, input: &Value, log: &mut ReadLog) -> ToolOu
     }
     let format = TextFormat::detect(text);
     let body = text.strip_prefix(BOM).unwrap_or(text);
-    match find(body, args.old, args.new, args.replace_all) {
-        Found::Matches { strategy, spans } => {
-            let mut out = String::with_capacity(body.len());
-            let mut changed = Vec::with_capacity(spans.len());
-            let mut last = 0;
-            for span in &spans {
-                out.push_str(&body[last..span.range.start]);
-                let replacement = if format.crlf {
-                    to_crlf(&span.replacement)
-                } else {
-                    to_lf(&span.replacement)
-                };
-                changed.push((out.len(), replacement.len()));
-                out.push_str(&replacement);
-                last = span.range.end;
-            }
-            out.push_str(&body[last..]);
-            if out == body {
-                return ToolOutcome::error(format!(
-                    "the edit leaves {path} unchanged: new_string equals the text it would \
-                     replace"
-                ));
-            }
-            let after = if format.bom {
-                format!("{BOM}{out}")
-            } else {
-                out.clone()
-            };
-            if let Err(err) = fs.write(path, after.as_bytes()) {
-                return ToolOutcome::fs_error(&err);
-            }
-            log.record(&resolved, after.as_bytes());
-            let message = success_message(path, &out, strategy, &changed);
-            let count = spans.len();
-            let plural = if count == 1 { "" } else { "s" };
-            let mut outcome = ToolOutcome::text(
-                message,
-                format!("edited {resolved} ({count} replacement{plural})"),
-            );
-            outcome.changes.push(FileChange {
-                path: resolved,
-                before: Some(before),
-                after: Some(after.into_bytes()),
-            });
-            outcome
+    let applied = match apply_edit(body, format.crlf, args.old, args.new, args.replace_all) {
+        Ok(applied) => applied,
+        Err(failure) => return ToolOutcome::error(failure.message(path, body, args.old)),
+    };
+    let after = if format.bom {
+        format!("{BOM}{}", applied.text)
+    } else {
+        applied.text.clone()
+    };
+    if let Err(err) = fs.write(path, after.as_bytes()) {
+        return ToolOutcome::fs_error(&err);
+    }
+    log.record(&resolved, after.as_bytes());
+    let message = success_message(path, &applied.text, applied.strategy, &applied.changed);
+    let count = applied.changed.len();
+    let plural = if count == 1 { "" } else { "s" };
+    let mut outcome = ToolOutcome::text(
+        message,
+        format!("edited {resolved} ({count} replacement{plural})"),
+    );
+    outcome.changes.push(FileChange {
+        path: resolved,
+        before: Some(before),
+        after: Some(after.into_bytes()),
+    });
+    outcome
+}
+
+/// One edit applied to a file's text.
+pub(super) struct Applied {
+    /// The whole new text (BOM excluded).
+    pub text: String,
+    /// How `old_string` was found.
+    pub strategy: Strategy,
+    /// Byte offset and length of each replacement in `text`.
+    pub changed: Vec<(usize, usize)>,
+}
+
+/// Why one edit could not be applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum EditFailure {
+    /// `old_string` matches several places.
+    Ambiguous {
+        strategy: Strategy,
+        lines: Vec<usize>,
+    },
+    /// The only fuzzy match is far longer than `old_string`.
+    Disproportionate {
+        strategy: Strategy,
+        line: usize,
+        matched: usize,
+    },
+    /// `old_string` is not in the text.
+    NotFound,
+    /// The replacement equals what it replaces.
+    Unchanged,
+}
+
+impl EditFailure {
+    /// The message for the model; `body` is the text the edit was tried on.
+    pub(super) fn message(&self, path: &str, body: &str, old: &str) -> String {
+        match self {
+            EditFailure::Ambiguous { strategy, lines } => ambiguous_message(path, *strategy, lines),
+            EditFailure::Disproportionate {
+                strategy,
+                line,
+                matched,
+            } => format!(
+                "the only match for old_string in {path} (at line {line}, found by ignoring {}) \
+                 spans {matched} bytes, far more than old_string's {}; it was not applied. Read \
+                 the file and copy the exact text into old_string.",
+                strategy.ignored().unwrap_or("nothing"),
+                old.len()
+            ),
+            EditFailure::NotFound => not_found_in_file(path, body, old),
+            EditFailure::Unchanged => format!(
+                "the edit leaves {path} unchanged: new_string equals the text it would replace"
+            ),
         }
+    }
+}
+
+/// Replaces `old` with `new` in `body` (a file's text without BOM), finding it as `edit`
+/// does; the replacement takes CRLF line endings when `crlf`.
+pub(super) fn apply_edit(
+    body: &str,
+    crlf: bool,
+    old: &str,
+    new: &str,
+    replace_all: bool,
+) -> Result<Applied, EditFailure> {
+    let (strategy, spans) = match find(body, old, new, replace_all) {
+        Found::Matches { strategy, spans } => (strategy, spans),
         Found::Ambiguous { strategy, lines } => {
-            ToolOutcome::error(ambiguous_message(path, strategy, &lines))
+            return Err(EditFailure::Ambiguous { strategy, lines })
         }
         Found::Disproportionate {
             strategy,
             line,
             matched,
-        } => ToolOutcome::error(format!(
-            "the only match for old_string in {path} (at line {line}, found by ignoring {}) \
-             spans {matched} bytes, far more than old_string's {}; it was not applied. Read \
-             the file and copy the exact text into old_string.",
-            strategy.ignored().unwrap_or("nothing"),
-            args.old.len()
-        )),
-        Found::Nothing => ToolOutcome::error(not_found_in_file(path, body, args.old)),
+        } => {
+            return Err(EditFailure::Disproportionate {
+                strategy,
+                line,
+                matched,
+            })
+        }
+        Found::Nothing => return Err(EditFailure::NotFound),
+    };
+    let mut out = String::with_capacity(body.len());
+    let mut changed = Vec::with_capacity(spans.len());
+    let mut last = 0;
+    for span in &spans {
+        out.push_str(&body[last..span.range.start]);
+        let replacement = if crlf {
+            to_crlf(&span.replacement)
+        } else {
+            to_lf(&span.replacement)
+        };
+        changed.push((out.len(), replacement.len()));
+        out.push_str(&replacement);
+        last = span.range.end;
     }
+    out.push_str(&body[last..]);
+    if out == body {
+        return Err(EditFailure::Unchanged);
+    }
+    Ok(Applied {
+        text: out,
+        strategy,
+        changed,
+    })
 }
 
 fn create(
@@ -196,7 +266,7 @@ fn create(
 }
 
 /// `N: text` lines `first..=last` (1-based) of `text`, long lines cut.
-fn numbered(text: &str, first: usize, last: usize) -> String {
+pub(super) fn numbered(text: &str, first: usize, last: usize) -> String {
     let mut out = String::new();
     let shown_last = last.min(first.saturating_add(MAX_SHOWN_LINES - 1));
     for (index, line) in text.split('\n').enumerate().skip(first.saturating_sub(1)) {
@@ -216,7 +286,7 @@ fn numbered(text: &str, first: usize, last: usize) -> String {
     out
 }
 
-fn success_message(
+pub(super) fn success_message(
     path: &str,
     out: &str,
     strategy: Strategy,

@@ -12,6 +12,7 @@
 //! outcomes too (`is_error`), worded so the model can correct itself. [`run_builtin`]
 //! dispatches the file tools by name; the host adds `bash` and whatever else it runs.
 
+pub mod apply_patch;
 pub mod args;
 pub mod base64;
 mod builtin;
@@ -20,19 +21,22 @@ mod edit;
 pub mod file_format;
 mod fs;
 mod memory_fs;
+mod multiedit;
 mod read;
 mod read_log;
 mod similar_paths;
 pub mod sniff;
 mod write;
 
+pub use apply_patch::apply_patch;
 pub use builtin::{
-    bash_def, builtin_defs, edit_def, read_def, run_builtin, write_def, BASH_DEFAULT_TIMEOUT_MS,
-    BASH_MAX_TIMEOUT_MS,
+    apply_patch_def, bash_def, builtin_defs, edit_def, multiedit_def, read_def, run_builtin,
+    write_def, BASH_DEFAULT_TIMEOUT_MS, BASH_MAX_TIMEOUT_MS,
 };
 pub use edit::edit;
 pub use fs::{DirEntry, FileKind, FileSystem, FsError, Metadata};
 pub use memory_fs::MemoryFs;
+pub use multiedit::multiedit;
 pub use read::{read, DEFAULT_READ_LIMIT, MAX_LINE_CHARS, MAX_READ_OUTPUT_BYTES};
 pub use read_log::{fnv1a64, ReadLog, StaleRead};
 pub use write::write;

@@ -216,8 +216,9 @@ fn file_lines(text: &str) -> Vec<Range<usize>> {
     lines
 }
 
-/// The longest run of leading whitespace shared by every non-blank line.
-fn common_indent<'a>(lines: &[&'a str]) -> &'a str {
+/// The longest run of leading whitespace shared by every non-blank line (`apply_patch`
+/// re-indents with it too).
+pub fn common_indent<'a>(lines: &[&'a str]) -> &'a str {
     let mut common: Option<&'a str> = None;
     for line in lines.iter().filter(|l| !l.trim().is_empty()) {
         let indent = &line[..line.len() - line.trim_start().len()];
