@@ -13,11 +13,16 @@
 //! grants still beat it — except a deny, which always wins. In yes mode (`--yes`) an ask
 //! becomes allow; a deny stays a deny.
 //!
-//! `bash` subjects are command lines, split by [`bash_line`]. A line that is not one
-//! simple command is ask, and deny whenever any deny rule exists for `bash`, so a rule can
-//! never be escaped by writing the command differently.
+//! `bash` subjects are command lines, analysed by [`shell`]: every simple command the line
+//! runs is checked (inside `&&`, `|`, `$( )`, `sh -c`, `sudo`, `find -exec`, ...), each as
+//! written and by its base name, and the line gets the strictest result. Parts only known
+//! when the line runs (`$HOME`, a glob) may be any text: a deny that could match denies,
+//! and the decision is the strictest the unknown text could lead to. A line that cannot be
+//! analysed (`eval`, a here-document, an unclosed quote) is ask; in yes mode it is deny
+//! whenever a deny rule exists for `bash`, so no rule is escaped by obscurity. A line that
+//! writes files by redirection also needs `edit` for each: see [`Evaluation::also_needs`].
 
-pub mod bash_line;
+pub mod shell;
 pub mod wildcard;
 
 use std::collections::BTreeMap;
@@ -25,7 +30,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use bash_line::NotSimple;
+use shell::{Piece, Subject, Unanalysable};
 
 /// What to do with a tool call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -87,6 +92,24 @@ impl Rule {
         }
     }
 
+    /// Whether some value of the subject's unknown parts matches (a grant: its text).
+    fn may_match(&self, subject: &Subject) -> bool {
+        if self.granted {
+            self.pattern == subject.text()
+        } else {
+            wildcard::may_match(&self.pattern, false, subject.pieces())
+        }
+    }
+
+    /// Whether every value of the subject's unknown parts matches (a grant: its text).
+    fn matches_every(&self, subject: &Subject) -> bool {
+        if self.granted {
+            self.pattern == subject.text()
+        } else {
+            wildcard::matches_every(&self.pattern, false, subject.pieces())
+        }
+    }
+
     fn specificity(&self) -> usize {
         if self.granted {
             self.pattern.chars().count()
@@ -124,11 +147,11 @@ pub enum Reason {
     },
     /// No rule matched; the key's default applied.
     Default,
-    /// The bash line is not one simple command.
+    /// The bash line (or a part of it) cannot be analysed.
     NotSimple {
         /// What made it so, in words.
         why: String,
-        /// The bash deny rule that turned ask into deny, if any.
+        /// The bash deny rule that turned ask into deny in yes mode, if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         deny_rule: Option<String>,
     },
@@ -146,6 +169,30 @@ pub struct Evaluation {
     pub action: Action,
     /// Why.
     pub reason: Reason,
+    /// Further checks the call needs besides this one: a bash line that redirects output
+    /// to a file needs `edit` for that file. Each must be evaluated and pass too; empty
+    /// for every other key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also_needs: Vec<Need>,
+}
+
+impl Evaluation {
+    fn new(action: Action, reason: Reason) -> Evaluation {
+        Evaluation {
+            action,
+            reason,
+            also_needs: Vec::new(),
+        }
+    }
+}
+
+/// A further permission check a call needs, such as `edit` for `ls > out.txt`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Need {
+    /// The permission key (`edit`).
+    pub permission: String,
+    /// The subject to check (the file as written in the line).
+    pub subject: String,
 }
 
 /// The permission rules in force: configured patterns, session grants, yes mode.
@@ -193,26 +240,30 @@ impl Rules {
             });
     }
 
-    /// Records "allow always" for this exact subject. A bash line is stored as its
-    /// simple command's words (so spacing does not matter); a line that is not one
-    /// simple command cannot be granted and is ignored.
+    /// Records "allow always" for this exact subject. For a bash line, every subject the
+    /// line is checked as (its simple commands, unknown parts as written) is granted, so
+    /// spacing and quoting do not matter; a line that cannot be analysed is not granted.
     pub fn grant(&mut self, permission: &str, subject: &str) {
-        let subject = if permission == "bash" {
-            match bash_line::split(subject).as_deref() {
-                Ok([command]) => command.subject(),
-                _ => return,
+        let subjects = if permission == "bash" {
+            let analysis = shell::analyze(subject);
+            if !analysis.problems.is_empty() {
+                return;
             }
+            analysis.subjects.iter().map(Subject::text).collect()
         } else {
-            subject.to_string()
+            vec![subject.to_string()]
         };
-        self.keys
-            .entry(permission.to_string())
-            .or_default()
-            .push(Rule {
+        let rules = self.keys.entry(permission.to_string()).or_default();
+        for subject in subjects {
+            if rules.iter().any(|r| r.granted && r.pattern == subject) {
+                continue;
+            }
+            rules.push(Rule {
                 pattern: subject,
                 action: Action::Allow,
                 granted: true,
             });
+        }
     }
 
     /// Turns yes mode (`--yes`) on or off: ask becomes allow, deny stays deny.
@@ -247,6 +298,7 @@ impl Rules {
                 reason: Reason::Yes {
                     instead_of: Box::new(evaluation.reason),
                 },
+                also_needs: evaluation.also_needs,
             }
         } else {
             evaluation
@@ -260,10 +312,7 @@ impl Rules {
                 continue;
             }
             if rule.action == Action::Deny {
-                return Evaluation {
-                    action: Action::Deny,
-                    reason: rule.reason(),
-                };
+                return Evaluation::new(Action::Deny, rule.reason());
             }
             let specificity = rule.specificity();
             if best.is_none_or(|(best, _)| specificity >= best) {
@@ -271,71 +320,112 @@ impl Rules {
             }
         }
         match best {
-            Some((_, rule)) => Evaluation {
-                action: rule.action,
-                reason: rule.reason(),
-            },
-            None => Evaluation {
-                action: Rules::default_action(permission),
-                reason: Reason::Default,
-            },
+            Some((_, rule)) => Evaluation::new(rule.action, rule.reason()),
+            None => Evaluation::new(Rules::default_action(permission), Reason::Default),
         }
     }
 
-    /// Every simple command of the line is checked, each under its text and, when named
-    /// by path, its base name; the line gets the strictest result.
+    /// Every subject of the line is checked; the line gets the strictest result, and a
+    /// line with parts that cannot be analysed is at least what `evaluate_unanalysable` says.
     fn evaluate_bash(&self, line: &str) -> Evaluation {
-        let commands = match bash_line::split(line) {
-            Ok(commands) => commands,
-            Err(why) => return self.evaluate_not_simple(&why),
-        };
+        let analysis = shell::analyze(line);
         let mut strictest: Option<Evaluation> = None;
-        for command in &commands {
-            let subjects = std::iter::once(command.subject()).chain(command.subject_by_base_name());
-            for subject in subjects {
-                let evaluation = self.evaluate_subject("bash", &subject);
-                if strictest
-                    .as_ref()
-                    .is_none_or(|s| evaluation.action > s.action)
-                {
-                    strictest = Some(evaluation);
-                }
+        for subject in &analysis.subjects {
+            let evaluation = self.evaluate_bash_subject(subject);
+            if strictest
+                .as_ref()
+                .is_none_or(|s| evaluation.action > s.action)
+            {
+                strictest = Some(evaluation);
             }
         }
-        strictest.unwrap_or_else(|| self.evaluate_subject("bash", ""))
+        if let Some(problem) = analysis.problems.first() {
+            let unanalysable = self.evaluate_unanalysable(problem);
+            if strictest
+                .as_ref()
+                .is_none_or(|s| unanalysable.action >= s.action)
+            {
+                strictest = Some(unanalysable);
+            }
+        }
+        let mut evaluation = strictest.unwrap_or_else(|| {
+            self.evaluate_bash_subject(&Subject::new(vec![Piece::Text(String::new())]))
+        });
+        evaluation.also_needs = analysis
+            .writes
+            .into_iter()
+            .map(|subject| Need {
+                permission: "edit".into(),
+                subject,
+            })
+            .collect();
+        evaluation
     }
 
-    fn evaluate_not_simple(&self, why: &NotSimple) -> Evaluation {
+    /// One subject, whose unknown parts may be any text: a deny that could match denies;
+    /// otherwise the decision is the strictest among the most specific rule that surely
+    /// matches (or the default) and every more specific rule that could match.
+    fn evaluate_bash_subject(&self, subject: &Subject) -> Evaluation {
         let rules = self.rules("bash");
-        if let Some(deny) = rules.iter().find(|r| r.action == Action::Deny) {
-            return Evaluation {
-                action: Action::Deny,
-                reason: Reason::NotSimple {
-                    why: why.to_string(),
-                    deny_rule: Some(deny.pattern.clone()),
-                },
-            };
+        if let Some(deny) = rules
+            .iter()
+            .find(|r| r.action == Action::Deny && r.may_match(subject))
+        {
+            return Evaluation::new(Action::Deny, deny.reason());
         }
-        // Only when bash allows everything could no part of the line be refused.
+        // Rank: specificity, then position (later wins a tie).
+        let sure = rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.matches_every(subject))
+            .max_by_key(|(i, r)| (r.specificity(), *i));
+        let mut decision = match sure {
+            Some((_, rule)) => Evaluation::new(rule.action, rule.reason()),
+            None => Evaluation::new(Rules::default_action("bash"), Reason::Default),
+        };
+        let floor = sure.map(|(i, r)| (r.specificity(), i));
+        for (i, rule) in rules.iter().enumerate() {
+            let outranks = floor.is_none_or(|floor| (rule.specificity(), i) > floor);
+            if outranks && rule.action > decision.action && rule.may_match(subject) {
+                decision = Evaluation::new(rule.action, rule.reason());
+            }
+        }
+        decision
+    }
+
+    /// A line (or part) that cannot be analysed: allow only when bash allows everything;
+    /// in yes mode deny when any bash deny rule exists; otherwise ask.
+    fn evaluate_unanalysable(&self, why: &Unanalysable) -> Evaluation {
+        let rules = self.rules("bash");
         let allows_everything = rules.iter().all(|r| r.action == Action::Allow)
             && rules
                 .iter()
                 .any(|r| !r.granted && r.pattern.chars().all(|c| c == '*'));
         if allows_everything {
-            return Evaluation {
-                action: Action::Allow,
-                reason: Reason::Rule {
+            return Evaluation::new(
+                Action::Allow,
+                Reason::Rule {
                     pattern: "*".to_string(),
                 },
-            };
+            );
         }
-        Evaluation {
-            action: Action::Ask,
-            reason: Reason::NotSimple {
+        let deny_rule = rules
+            .iter()
+            .find(|r| r.action == Action::Deny)
+            .filter(|_| self.yes)
+            .map(|r| r.pattern.clone());
+        let action = if deny_rule.is_some() {
+            Action::Deny
+        } else {
+            Action::Ask
+        };
+        Evaluation::new(
+            action,
+            Reason::NotSimple {
                 why: why.to_string(),
-                deny_rule: None,
+                deny_rule,
             },
-        }
+        )
     }
 }
 

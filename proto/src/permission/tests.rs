@@ -26,7 +26,8 @@ fn defaults_allow_read_and_todo_and_ask_for_the_rest() {
             rules.evaluate(key, "x"),
             Evaluation {
                 action: Action::Allow,
-                reason: Reason::Default
+                reason: Reason::Default,
+                also_needs: Vec::new(),
             }
         );
     }
@@ -153,14 +154,38 @@ fn a_session_grant_beats_the_key_default_and_a_catch_all_ask() {
 }
 
 #[test]
-fn a_line_that_is_not_simple_cannot_be_granted() {
+fn a_grant_of_a_line_grants_each_of_its_commands() {
     let mut rules = Rules::new();
-    rules.grant("bash", "cargo build && cargo test");
-    assert!(rules.rules("bash").is_empty());
+    rules.set("bash", Action::Ask);
+    rules.grant("bash", "cargo build && sudo  cargo test");
+    let granted: Vec<&str> = rules.rules("bash")[1..]
+        .iter()
+        .map(|r| r.pattern.as_str())
+        .collect();
+    assert_eq!(granted, ["cargo build", "sudo cargo test", "cargo test"]);
     assert_eq!(
-        action(&rules, "bash", "cargo build && cargo test"),
-        Action::Ask
+        action(&rules, "bash", "cargo build; cargo test"),
+        Action::Allow
     );
+    assert_eq!(action(&rules, "bash", "cargo build && make"), Action::Ask);
+}
+
+#[test]
+fn a_line_that_cannot_be_analysed_cannot_be_granted() {
+    let mut rules = Rules::new();
+    rules.grant("bash", "eval cargo test");
+    rules.grant("bash", "echo 'unclosed");
+    assert!(rules.rules("bash").is_empty());
+    assert_eq!(action(&rules, "bash", "eval cargo test"), Action::Ask);
+}
+
+#[test]
+fn a_grant_with_unknown_parts_allows_that_text_again() {
+    let mut rules = Rules::new();
+    rules.grant("bash", "ls \"$HOME\"");
+    assert_eq!(rules.rules("bash")[0].pattern, "ls $HOME");
+    assert_eq!(action(&rules, "bash", "ls $HOME"), Action::Allow);
+    assert_eq!(action(&rules, "bash", "ls $PWD"), Action::Ask);
 }
 
 #[test]
@@ -187,12 +212,13 @@ fn yes_mode_never_overrides_deny() {
     assert_eq!(action(&rules, "webfetch", "https://x"), Action::Deny);
     // Nor does it turn a line it cannot judge into allow while a deny rule exists.
     assert_eq!(action(&rules, "bash", "ls; rm -rf /"), Action::Deny);
+    assert_eq!(action(&rules, "bash", "eval ls"), Action::Deny);
 }
 
-/// The interim bash check, line by line, against `ls*` allow and `git status*` allow,
-/// with and without `rm *` deny.
+/// The bash check, line by line, against `ls*`, `git status*`, `echo *`, `cat *` allow,
+/// with and without `rm *` deny. The full corpus is `proto/tests/bash_corpus.json`.
 #[test]
-fn interim_bash_check() {
+fn bash_check() {
     let allows = [
         ("bash", "ls*", Action::Allow),
         ("bash", "git status*", Action::Allow),
@@ -207,41 +233,24 @@ fn interim_bash_check() {
     // (line, without a deny rule, with `rm *` deny)
     let cases = [
         ("ls -la", Allow, Allow),
-        ("ls", Allow, Allow),
-        ("git status", Allow, Allow),
         ("git  status   --short", Allow, Allow),
         ("rm -rf /", Ask, Deny),
         ("'r'm -rf /", Ask, Deny),
-        ("r\\m -rf /", Ask, Deny),
-        ("\"rm\" -rf /", Ask, Deny),
         ("/bin/rm -rf /", Ask, Deny),
-        ("./rm -rf /", Ask, Deny),
         ("ls; rm x", Ask, Deny),
-        ("ls;rm x", Ask, Deny),
-        ("ls & rm x", Ask, Deny),
-        ("a && b", Ask, Deny),
-        ("a || b", Ask, Deny),
         ("ls | xargs rm", Ask, Deny),
-        ("ls\nrm x", Ask, Deny),
-        ("echo $(rm x)", Ask, Deny),
-        ("echo `rm x`", Ask, Deny),
         ("echo \"$(rm x)\"", Ask, Deny),
-        ("cat <file", Ask, Deny),
-        ("echo x > file", Ask, Deny),
-        ("ls $HOME", Ask, Deny),
-        ("FOO=1 rm x", Ask, Deny),
         ("sudo rm x", Ask, Deny),
-        ("env rm x", Ask, Deny),
         ("sh -c 'rm x'", Ask, Deny),
-        ("(rm x)", Ask, Deny),
-        ("{rm,x}", Ask, Deny),
-        ("ls # comment", Ask, Deny),
-        ("echo 'unclosed", Ask, Deny),
-        // Quoted operators are literal text: one simple command.
+        ("ls && cat x | echo y", Allow, Allow),
+        ("ls $HOME", Allow, Allow),
+        ("cat -n <file", Allow, Allow),
         ("echo \"a;b\"", Allow, Allow),
-        ("echo 'a && b | c > d'", Allow, Allow),
-        ("cat 'my file.txt'", Allow, Allow),
-        // `ls` followed by other text still matches `ls*` (as written).
+        ("ls # ; rm x", Allow, Allow),
+        // Not analysable: ask, whatever the deny rules (yes mode is another test).
+        ("eval ls", Ask, Ask),
+        ("echo 'unclosed", Ask, Ask),
+        ("$CMD x", Ask, Ask),
         ("lsblk", Allow, Allow),
         ("make", Ask, Ask),
         ("", Ask, Ask),
@@ -253,45 +262,82 @@ fn interim_bash_check() {
 }
 
 #[test]
-fn a_line_that_is_not_simple_says_why_and_names_the_deny_rule() {
+fn a_line_that_cannot_be_analysed_says_why_and_in_yes_mode_names_the_deny_rule() {
     let plain = Rules::new();
     assert_eq!(
-        plain.evaluate("bash", "ls; rm x"),
+        plain.evaluate("bash", "eval ls"),
         Evaluation {
             action: Action::Ask,
             reason: Reason::NotSimple {
-                why: "the operator `;` joins several commands".into(),
+                why: "`eval` runs code the line does not show".into(),
                 deny_rule: None,
             },
+            also_needs: Vec::new(),
         }
     );
-    let denied = rules(&[("bash", "git push*", Action::Deny)]);
+    let mut denied = rules(&[("bash", "git push*", Action::Deny)]);
+    assert_eq!(action(&denied, "bash", "ls && eval ls"), Action::Ask);
+    denied.set_yes(true);
     assert_eq!(
-        denied.evaluate("bash", "ls && ls"),
+        denied.evaluate("bash", "ls && eval ls"),
         Evaluation {
             action: Action::Deny,
             reason: Reason::NotSimple {
-                why: "the operator `&&` joins several commands".into(),
+                why: "`eval` runs code the line does not show".into(),
                 deny_rule: Some("git push*".into()),
             },
+            also_needs: Vec::new(),
         }
     );
 }
 
 #[test]
-fn yes_mode_allows_a_line_that_is_not_simple_only_without_bash_deny_rules() {
+fn yes_mode_allows_a_line_that_cannot_be_analysed_only_without_bash_deny_rules() {
     let mut plain = rules(&[("bash", "git push*", Action::Ask)]);
     plain.set_yes(true);
-    assert_eq!(
-        action(&plain, "bash", "cargo build && cargo test"),
-        Action::Allow
-    );
+    assert_eq!(action(&plain, "bash", "eval cargo test"), Action::Allow);
     let mut denied = rules(&[("bash", "rm *", Action::Deny)]);
     denied.set_yes(true);
+    assert_eq!(action(&denied, "bash", "eval cargo test"), Action::Deny);
+}
+
+#[test]
+fn unknown_arguments_get_the_strictest_decision_they_could_lead_to() {
+    let rules = rules(&[
+        ("bash", "*", Action::Allow),
+        ("bash", "git push*", Action::Ask),
+        ("bash", "rm -rf /*", Action::Deny),
+    ]);
+    assert_eq!(action(&rules, "bash", "git $SUB"), Action::Ask);
+    assert_eq!(action(&rules, "bash", "git status $ARGS"), Action::Allow);
+    assert_eq!(action(&rules, "bash", "rm -rf $DIR"), Action::Deny);
+    assert_eq!(action(&rules, "bash", "rm -rf ./$DIR"), Action::Allow);
+    // A more specific rule that surely matches is not overruled by a less specific one.
+    let ls = self::rules(&[("bash", "*", Action::Ask), ("bash", "ls *", Action::Allow)]);
+    assert_eq!(action(&ls, "bash", "ls $DIR"), Action::Allow);
+}
+
+#[test]
+fn an_output_redirection_also_needs_edit_for_the_file() {
+    let mut rules = Rules::new();
+    rules.set("bash", Action::Allow);
+    let evaluation = rules.evaluate("bash", "cargo test > out.txt 2>&1; ls 2>/dev/null");
+    assert_eq!(evaluation.action, Action::Allow);
     assert_eq!(
-        action(&denied, "bash", "cargo build && cargo test"),
-        Action::Deny
+        evaluation.also_needs,
+        [Need {
+            permission: "edit".into(),
+            subject: "out.txt".into()
+        }]
     );
+    let json = serde_json::to_string(&evaluation).unwrap();
+    assert!(
+        json.ends_with(r#""also_needs":[{"permission":"edit","subject":"out.txt"}]}"#),
+        "{json}"
+    );
+    rules.set_yes(true);
+    rules.set("bash", Action::Ask);
+    assert_eq!(rules.evaluate("bash", "ls > a").also_needs.len(), 1);
 }
 
 #[test]
@@ -302,9 +348,11 @@ fn bash_set_to_allow_allows_any_line_but_any_other_rule_brings_back_ask() {
         action(&everything, "bash", "cargo build && cargo test"),
         Action::Allow
     );
+    assert_eq!(action(&everything, "bash", "eval ls"), Action::Allow);
     everything.add("bash", "git push*", Action::Ask);
-    // `ls && git push` would escape the ask rule if allowed.
     assert_eq!(action(&everything, "bash", "ls && git push"), Action::Ask);
+    // `eval git push` would escape the ask rule if allowed.
+    assert_eq!(action(&everything, "bash", "eval ls"), Action::Ask);
 }
 
 #[test]
@@ -346,6 +394,7 @@ fn evaluations_serialise_for_the_audit_log() {
         reason: Reason::Yes {
             instead_of: Box::new(Reason::Default),
         },
+        also_needs: Vec::new(),
     };
     let json = serde_json::to_string(&evaluation).unwrap();
     assert_eq!(
