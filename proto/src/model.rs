@@ -462,6 +462,7 @@ mod tests {
                 input: Some(6.0),
                 ..PriceConfig::default()
             }),
+            images: None,
         };
         let info = resolve("anthropic", "claude-sonnet-4-5", Some(&config)).unwrap();
         assert_eq!((info.context, info.output), (Some(1_000_000), Some(64_000)));

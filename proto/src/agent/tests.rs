@@ -882,6 +882,68 @@ fn a_rule_that_denies_answers_without_asking() {
 }
 
 #[test]
+fn a_bash_redirect_to_a_file_also_needs_edit() {
+    let mut config = config();
+    let mut rules = Rules::new();
+    rules.add("bash", "ls*", Action::Allow);
+    rules.add("edit", "out.txt", Action::Deny);
+    config.permissions = Box::new(rules);
+    let mut h = Harness::with(
+        config,
+        vec![
+            Reply::tools(&[("b1", "bash", r#"{"command":"ls > out.txt"}"#)]),
+            Reply::text(&["ok"]),
+        ],
+    );
+    assert_eq!(h.run("list").end, End::Completed);
+    assert!(
+        h.runs.is_empty(),
+        "the redirect's edit check denied the call"
+    );
+    let text = &h.results_at(2)[0].2;
+    assert!(text.contains("`edit` on `out.txt`"), "{text}");
+    let audited: Vec<_> = h
+        .records()
+        .iter()
+        .filter_map(|r| match &r.entry {
+            Entry::ToolCall(c) => Some((c.permission.clone(), c.verdict)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        audited,
+        [
+            (Some("bash".to_string()), Verdict::Allow),
+            (Some("edit".to_string()), Verdict::Deny)
+        ]
+    );
+}
+
+#[test]
+fn apply_patch_checks_edit_for_every_path_it_touches() {
+    let mut config = config();
+    config.tools.push(crate::tool::apply_patch_def());
+    let mut rules = Rules::new();
+    rules.add("edit", "src/*", Action::Allow);
+    rules.add("edit", "secrets/*", Action::Deny);
+    config.permissions = Box::new(rules);
+    let patch =
+        "*** Begin Patch\n*** Add File: src/a.rs\n+a\n*** Add File: secrets/key\n+k\n*** End Patch";
+    let args = serde_json::json!({ "patch": patch }).to_string();
+    let mut h = Harness::with(
+        config,
+        vec![
+            Reply::tools(&[("p1", "apply_patch", args.as_str())]),
+            Reply::text(&["ok"]),
+        ],
+    );
+    assert_eq!(h.run("patch").end, End::Completed);
+    assert!(h.runs.is_empty(), "one denied path stops the whole patch");
+    let text = &h.results_at(2)[0].2;
+    assert!(text.contains("`edit` on `secrets/key`"), "{text}");
+}
+
+#[test]
 fn yes_mode_allows_asks_and_the_audit_says_so() {
     let mut config = config();
     let mut rules = Rules::new();

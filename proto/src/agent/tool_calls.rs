@@ -114,15 +114,6 @@ fn json_kind(value: &Value) -> &'static str {
     }
 }
 
-/// The value permission rules match for `def` (its subject argument), or `""`.
-fn subject_of(def: &ToolDef, input: &Value) -> String {
-    match def.subject.as_deref().and_then(|key| input.get(key)) {
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-        None => String::new(),
-    }
-}
-
 /// Whether `name`+`input` equals each of the last two calls.
 fn repeats(recent: &[(String, Value)], name: &str, input: &Value) -> bool {
     recent.len() >= 2
@@ -172,11 +163,13 @@ impl Agent {
                             grants: false,
                         });
                     }
-                    checks.push_back(Check {
-                        permission: def.permission.clone(),
-                        subject: subject_of(def, &input),
-                        grants: false,
-                    });
+                    for subject in def.subjects(&input) {
+                        checks.push_back(Check {
+                            permission: def.permission.clone(),
+                            subject,
+                            grants: false,
+                        });
+                    }
                     self.recent.push((call.name.clone(), input.clone()));
                     slots.push(Slot {
                         exclusive: def.exclusive,
@@ -255,6 +248,21 @@ impl Agent {
                 .config
                 .permissions
                 .evaluate(&check.permission, &check.subject);
+            // What the line also does (a bash redirect writing a file needs `edit`) is
+            // checked after it, each need once.
+            for need in &evaluation.also_needs {
+                let queued = slot
+                    .checks
+                    .iter()
+                    .any(|c| c.permission == need.permission && c.subject == need.subject);
+                if !queued {
+                    slot.checks.push_back(Check {
+                        permission: need.permission.clone(),
+                        subject: need.subject.clone(),
+                        grants: false,
+                    });
+                }
+            }
             let by = match evaluation.reason {
                 Reason::Yes { .. } => DecidedBy::Yes,
                 _ => DecidedBy::Rule,
@@ -566,7 +574,7 @@ mod tests {
         assert!(err.contains("must be a JSON object, not an array"), "{err}");
         let (d, input) = validate(&call("read", r#"{"path":"a"}"#), &tools).unwrap();
         assert_eq!(d.spec.name, "read");
-        assert_eq!(subject_of(d, &input), "a");
+        assert_eq!(d.subjects(&input), ["a"]);
         let (_, empty) = validate(&call("read", ""), &tools).unwrap();
         assert_eq!(
             empty,

@@ -215,10 +215,10 @@ pub fn multiedit_def() -> ToolDef {
     )
 }
 
-/// `apply_patch`: permission `edit`, exclusive, and no single subject: the agent checks
-/// `edit` once for each path of [`apply_patch::paths`](super::apply_patch::paths).
+/// `apply_patch`: permission `edit`, exclusive; its `patch` argument makes every path of
+/// [`apply_patch::paths`](super::apply_patch::paths) a subject ([`ToolDef::subjects`]).
 pub fn apply_patch_def() -> ToolDef {
-    let mut def = def(
+    def(
         "apply_patch",
         "Add, delete, update and move files with one patch. All files change or none do.\n\
          The patch text:\n\
@@ -259,9 +259,7 @@ pub fn apply_patch_def() -> ToolDef {
         "edit",
         "patch",
         true,
-    );
-    def.subject = None;
-    def
+    )
 }
 
 /// `bash`: permission `bash`, subject `command`, exclusive. Run by the host, not here.
@@ -355,7 +353,7 @@ mod tests {
             ("write", "edit", Some("path"), true),
             ("edit", "edit", Some("path"), true),
             ("multiedit", "edit", Some("path"), true),
-            ("apply_patch", "edit", None, true),
+            ("apply_patch", "edit", Some("patch"), true),
             ("bash", "bash", Some("command"), true),
         ];
         assert_eq!(got.len(), want.len());

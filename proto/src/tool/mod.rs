@@ -64,9 +64,36 @@ pub struct ToolDef {
     /// The permission key that guards it (`read`, `edit`, `bash`, `webfetch`, `todo`, …).
     pub permission: String,
     /// The argument whose value permission patterns match (`command`, `path`, `url`).
+    ///
+    /// An argument named `patch` holds an `apply_patch`-format patch: each file path it
+    /// touches is a subject of its own (see [`ToolDef::subjects`]).
     pub subject: Option<String>,
     /// Whether it must run alone; shared tools (reads, searches) may run concurrently.
     pub exclusive: bool,
+}
+
+impl ToolDef {
+    /// The values permission rules must allow for a call with `input`: the subject
+    /// argument's value, every path of a `patch` argument, or one empty subject when the
+    /// tool has none (so its permission is still checked once).
+    pub fn subjects(&self, input: &serde_json::Value) -> Vec<String> {
+        let Some(key) = self.subject.as_deref() else {
+            return vec![String::new()];
+        };
+        if key == "patch" {
+            let paths = apply_patch::paths(input);
+            return if paths.is_empty() {
+                vec![String::new()]
+            } else {
+                paths
+            };
+        }
+        match input.get(key) {
+            Some(serde_json::Value::String(s)) => vec![s.clone()],
+            Some(other) => vec![other.to_string()],
+            None => vec![String::new()],
+        }
+    }
 }
 
 /// A tool call the agent has cleared to run.
