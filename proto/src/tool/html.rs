@@ -856,7 +856,11 @@ impl Renderer {
         let Some(link) = self.links.pop() else {
             return;
         };
-        if !self.markdown() || link.flushes != self.flushes || link.start > self.line.len() {
+        // The line may have been cut back and regrown since the link opened.
+        if !self.markdown()
+            || link.flushes != self.flushes
+            || !self.line.is_char_boundary(link.start)
+        {
             return;
         }
         let Some(href) = link.href else {
@@ -1247,6 +1251,64 @@ It is <strong>fast</strong> and <em>small</em>.</p>
         assert_eq!(md(""), "");
         assert_eq!(md("<"), "<");
         assert_eq!(md("<a href="), "");
+    }
+
+    #[test]
+    fn any_tag_soup_converts_without_panicking() {
+        let pieces = [
+            "<b>",
+            "</b>",
+            "<a href=x>",
+            "</a>",
+            "€",
+            " ",
+            "<li>",
+            "</ul>",
+            "<ul>",
+            "<ol>",
+            "<pre>",
+            "</pre>",
+            "<td>",
+            "<tr>",
+            "<table>",
+            "</table>",
+            "<h2>",
+            "</h2>",
+            "&amp",
+            "<code>",
+            "</code>",
+            "<blockquote>",
+            "</blockquote>",
+            "<br>",
+            "<p>",
+            "<img alt=é>",
+            "<nav>",
+            "</nav>",
+            "<",
+            "&#x",
+            "x",
+        ];
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    let html = format!("{a}{b}{c}");
+                    to_markdown(&html, Some("https://h.example/d/"));
+                    to_text(&html);
+                }
+            }
+        }
+        let mut seed: u64 = 7;
+        for _ in 0..2000 {
+            let mut html = String::new();
+            for _ in 0..30 {
+                seed = seed
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                html.push_str(pieces[(seed >> 33) as usize % pieces.len()]);
+            }
+            to_markdown(&html, None);
+            to_text(&html);
+        }
     }
 
     #[test]
