@@ -193,8 +193,8 @@ mod tests {
         );
         assert_eq!(
             no_terminal_note(&question("bash", "sh test.sh")),
-            "denied bash `sh test.sh` (no terminal to ask on); to allow it, rerun with --yes \
-             (a pattern rule cannot allow this line: `sh` runs another command)"
+            "denied bash `sh test.sh` (no terminal to ask on); to allow it, rerun with \
+             --yes or add to cm.json: \"permission\": {\"bash\": {\"sh *\": \"allow\"}}"
         );
         assert!(no_terminal_note(&question("bash", "./test.sh"))
             .ends_with("{\"bash\": {\"./test.sh\": \"allow\", \"test.sh\": \"allow\"}}"));

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use cm_driver::{Driver, Input, Runtime, StdRuntime, ToolHost};
 use cm_proto::agent::{AskId, Decision, End, Event, Question};
 use cm_proto::message::Part;
-use cm_proto::tool::ToolOptions;
-use cm_ureq::{ClientOptions, UreqClient};
+use cm_proto::tool::{todo, ToolOptions};
+use cm_ureq::{ClientOptions, UreqClient, UreqFetcher};
 
 use crate::ask::{self, Asker};
 use crate::exit::{Failure, Status};
@@ -70,7 +70,10 @@ pub fn drive(prepared: Prepared, ui: &mut Ui) -> Result<Status, Failure> {
         images: provider.images,
         ..ToolOptions::default()
     };
-    let tools = ToolHost::new(workspace, options, Arc::clone(&runtime));
+    let todos = todo::from_history(agent.history());
+    let tools = ToolHost::new(workspace, options, Arc::clone(&runtime))
+        .with_web(Arc::new(UreqFetcher::new(ClientOptions::from_env())))
+        .with_todos(todos);
     let mut driver = Driver::new(runtime, http, tools);
     let sender = driver.inputs();
     let interrupt = Interrupt::install(move || {

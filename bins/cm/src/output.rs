@@ -362,6 +362,7 @@ mod tests {
             summary: "read src/main.rs (120 lines)".into(),
             is_error: false,
             duration_ms: 3,
+            display: None,
         }
     }
 

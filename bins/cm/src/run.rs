@@ -12,7 +12,7 @@ use cm_host::search::search_defs;
 use cm_host::{Dirs, SessionStore, Workspace};
 use cm_proto::agent::{Agent, AgentConfig, End, Limits};
 use cm_proto::time::UnixMillis;
-use cm_proto::tool::builtin_defs;
+use cm_proto::tool::{builtin_defs, todoread_def, todowrite_def, webfetch_def};
 
 use crate::args::RunArgs;
 use crate::exit::{Failure, Status};
@@ -125,6 +125,9 @@ pub fn prepare(args: &RunArgs, ui: &mut Ui) -> Result<Prepared, Failure> {
     agent_config.system = Some(system_prompt::render(&environment));
     agent_config.tools = builtin_defs();
     agent_config.tools.extend(search_defs());
+    agent_config
+        .tools
+        .extend([todowrite_def(), todoread_def(), webfetch_def()]);
     agent_config.context_window = provider.context;
     agent_config.compaction = config.compaction();
     agent_config.limits = limits;

@@ -823,6 +823,7 @@ impl Agent {
                     summary: outcome.summary.clone(),
                     is_error: true,
                     duration_ms: 0,
+                    display: None,
                 });
                 Part::ToolResult(ToolResult {
                     call_id: call.id,

@@ -165,6 +165,9 @@ pub enum Event {
         is_error: bool,
         /// How long it ran, in ms (0 if it never ran).
         duration_ms: u64,
+        /// The outcome's structured form for people (`ToolOutcome::display`), if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        display: Option<serde_json::Value>,
     },
     /// A permission question was asked.
     PermissionAsked {

@@ -2042,3 +2042,53 @@ fn abort_during_summarisation_leaves_the_history_as_it_was() {
     assert_eq!(h.run("three").end, End::Completed);
     h.assert_replays();
 }
+
+#[test]
+fn todowrite_display_reaches_the_ui_and_the_history_rebuilds_the_list() {
+    let mut config = config();
+    config.tools.push(crate::tool::todowrite_def());
+    let list =
+        r#"{"todos":[{"id":"1","content":"plan","status":"in_progress","priority":"high"}]}"#;
+    let mut todos = Vec::new();
+    let mut h = Harness::with(
+        config,
+        vec![
+            Reply::tools(&[("w1", "todowrite", list)]),
+            Reply::text(&["Planned."]),
+        ],
+    )
+    .host(move |inv| {
+        (
+            1,
+            crate::tool::todo::run(&mut todos, &inv.name, &inv.input).unwrap(),
+        )
+    });
+    let outcome = h.run("plan it");
+    assert_eq!(outcome.end, End::Completed);
+    let shown: Vec<&Value> = h
+        .log
+        .iter()
+        .filter_map(|o| match o {
+            Output::Event(Event::ToolDone {
+                display: Some(display),
+                ..
+            }) => Some(display),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        shown.len(),
+        1,
+        "todowrite asks no permission and is shown once"
+    );
+    assert_eq!(shown[0]["todos"][0]["status"], "in_progress");
+    let rebuilt = crate::tool::todo::from_history(h.agent.history());
+    assert_eq!(rebuilt.len(), 1);
+    assert_eq!(rebuilt[0].content, "plan");
+    let event = serde_json::to_value(h.log.iter().find_map(|o| match o {
+        Output::Event(e @ Event::ToolDone { .. }) => Some(e.clone()),
+        _ => None,
+    }))
+    .unwrap();
+    assert_eq!(event["display"]["todos"][0]["id"], "1");
+}

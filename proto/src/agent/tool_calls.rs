@@ -475,6 +475,7 @@ impl Agent {
             summary: outcome.summary.clone(),
             is_error: outcome.is_error,
             duration_ms: slot.started.map_or(0, |t| now.since(t)),
+            display: outcome.display.clone(),
         });
         slot.result = Some(ToolResult {
             call_id: slot.call.id.clone(),

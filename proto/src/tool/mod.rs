@@ -20,12 +20,15 @@ pub mod diff;
 mod edit;
 pub mod file_format;
 mod fs;
+pub mod html;
 mod memory_fs;
 mod multiedit;
 mod read;
 mod read_log;
 mod similar_paths;
 pub mod sniff;
+pub mod todo;
+pub mod webfetch;
 mod write;
 
 pub use apply_patch::apply_patch;
@@ -39,6 +42,8 @@ pub use memory_fs::MemoryFs;
 pub use multiedit::multiedit;
 pub use read::{read, DEFAULT_READ_LIMIT, MAX_LINE_CHARS, MAX_READ_OUTPUT_BYTES};
 pub use read_log::{fnv1a64, ReadLog, StaleRead};
+pub use todo::{todoread_def, todowrite_def, Todo, TodoPriority, TodoStatus};
+pub use webfetch::webfetch_def;
 pub use write::write;
 
 use serde::{Deserialize, Serialize};
@@ -123,6 +128,9 @@ pub struct ToolOutcome {
     pub changes: Vec<FileChange>,
     /// The tool did not run: it needs this permission first.
     pub needs: Option<PermissionNeed>,
+    /// Structured data for people's interfaces, passed on in `Event::ToolDone`; the model
+    /// never sees it (`todowrite`/`todoread`: `{"todos": [...]}`).
+    pub display: Option<serde_json::Value>,
 }
 
 #[cfg(test)]

@@ -22,6 +22,6 @@ mod tool_host;
 
 pub use driver::{Driver, DriverError};
 pub use input::Input;
-pub use ports::{HttpClient, RecordSink, ToolRunner, Ui};
+pub use ports::{HttpClient, RecordSink, ToolRunner, Ui, WebFetcher};
 pub use runtime::{Runtime, StdRuntime};
 pub use tool_host::ToolHost;

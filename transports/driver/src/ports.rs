@@ -6,6 +6,7 @@ use cm_host::{SessionLog, StoreError};
 use cm_proto::agent::{AskId, Event, HttpId, Question, ToolRunId};
 use cm_proto::http::Request;
 use cm_proto::session::Record;
+use cm_proto::tool::webfetch::{FetchError, FetchLimits, Fetched};
 use cm_proto::tool::ToolInvocation;
 
 use crate::Input;
@@ -25,6 +26,21 @@ pub trait ToolRunner {
     fn start(&mut self, id: ToolRunId, invocation: ToolInvocation, inputs: Sender<Input>);
     /// Stops run `id` (kills its processes); its outcome is no longer wanted.
     fn cancel(&mut self, id: ToolRunId);
+}
+
+/// Fetches web pages for `webfetch`, blocking the calling (worker) thread; the crate with
+/// the HTTP client implements it, so cm-driver and cm-host need none.
+pub trait WebFetcher: Send + Sync {
+    /// GETs `url` within `limits`: at most `max_bytes` of body (more sets
+    /// [`Fetched::truncated`] and is not read), all of it within `timeout`, at most
+    /// `max_redirects` redirects. `cancelled` is polled between reads; once it says true
+    /// the fetch ends with [`FetchError::Aborted`].
+    fn fetch(
+        &self,
+        url: &str,
+        limits: &FetchLimits,
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<Fetched, FetchError>;
 }
 
 /// What a person sees: events as they happen, and permission questions.

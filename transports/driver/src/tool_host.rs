@@ -10,26 +10,32 @@ use std::time::Duration;
 use cm_host::bash::{self, AbortHandle, BashRequest};
 use cm_host::{search, NativeFs, Workspace};
 use cm_proto::agent::ToolRunId;
-use cm_proto::tool::{run_builtin, ReadLog, ToolInvocation, ToolOptions, ToolOutcome};
+use cm_proto::tool::{
+    run_builtin, todo, webfetch, ReadLog, Todo, ToolInvocation, ToolOptions, ToolOutcome,
+};
 use serde_json::Value;
 
-use crate::{Input, Runtime, ToolRunner};
+use crate::{Input, Runtime, ToolRunner, WebFetcher};
 
-/// Runs `read`, `write`, `edit`, `glob`, `grep`, `ls` and `bash` in one workspace, each run
-/// on a worker.
+/// Runs `read`, `write`, `edit`, `multiedit`, `apply_patch`, `glob`, `grep`, `ls`, `bash`,
+/// `todowrite`/`todoread` and (given a [`WebFetcher`]) `webfetch` in one workspace, each
+/// run on a worker.
 ///
 /// File tools go through [`run_builtin`] and the search tools through
 /// [`search::run_native`], over a [`NativeFs`] made for the invocation (so a granted
 /// `external_directory` reaches outside the workspace); `bash` goes through
 /// [`bash::run`]. One [`ReadLog`] serves the whole session: a file read by one call may
-/// be edited by a later one, and a file changed since is caught. A tool that panics
-/// answers with an error outcome instead of leaving the agent waiting.
+/// be edited by a later one, and a file changed since is caught; one todo list likewise
+/// (seed it on resume with [`ToolHost::with_todos`] and `todo::from_history`). A tool
+/// that panics answers with an error outcome instead of leaving the agent waiting.
 #[derive(Clone)]
 pub struct ToolHost {
     workspace: Workspace,
     options: ToolOptions,
     runtime: Arc<dyn Runtime>,
     read_log: Arc<Mutex<ReadLog>>,
+    todos: Arc<Mutex<Vec<Todo>>>,
+    web: Option<Arc<dyn WebFetcher>>,
     running: Arc<Mutex<HashMap<ToolRunId, AbortHandle>>>,
 }
 
@@ -41,8 +47,30 @@ impl ToolHost {
             options,
             runtime,
             read_log: Arc::new(Mutex::new(ReadLog::new())),
+            todos: Arc::new(Mutex::new(Vec::new())),
+            web: None,
             running: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    /// This host, running `webfetch` through `fetcher` (without one, `webfetch` fails).
+    pub fn with_web(mut self, fetcher: Arc<dyn WebFetcher>) -> ToolHost {
+        self.web = Some(fetcher);
+        self
+    }
+
+    /// This host, starting from `todos` (a resumed session's, from `todo::from_history`).
+    pub fn with_todos(self, todos: Vec<Todo>) -> ToolHost {
+        *self.todos.lock().unwrap_or_else(PoisonError::into_inner) = todos;
+        self
+    }
+
+    /// The session's todo list as it stands.
+    pub fn todos(&self) -> Vec<Todo> {
+        self.todos
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The workspace the tools run in.
@@ -59,8 +87,15 @@ impl ToolHost {
     }
 
     fn run_unguarded(&self, invocation: &ToolInvocation, abort: &AbortHandle) -> ToolOutcome {
-        if invocation.name == "bash" {
-            return self.run_bash(&invocation.input, abort);
+        let input = &invocation.input;
+        match invocation.name.as_str() {
+            "bash" => return self.run_bash(input, abort),
+            "webfetch" => return self.run_webfetch(input, abort),
+            name @ ("todowrite" | "todoread") => {
+                let mut todos = self.todos.lock().unwrap_or_else(PoisonError::into_inner);
+                return todo::run(&mut todos, name, input).unwrap_or_default();
+            }
+            _ => {}
         }
         let mut fs = NativeFs::for_invocation(self.workspace.clone(), invocation);
         if let Some(outcome) = search::run_native(&invocation.name, &invocation.input, &fs) {
@@ -79,6 +114,15 @@ impl ToolHost {
                 "the tool {} is not available on this machine",
                 invocation.name
             ))
+        })
+    }
+
+    fn run_webfetch(&self, input: &Value, abort: &AbortHandle) -> ToolOutcome {
+        let Some(web) = &self.web else {
+            return ToolOutcome::error("webfetch is not available: this host has no HTTP client");
+        };
+        webfetch::run(input, |request| {
+            web.fetch(&request.url, &request.limits, &|| abort.is_aborted())
         })
     }
 
@@ -110,6 +154,7 @@ impl fmt::Debug for ToolHost {
         f.debug_struct("ToolHost")
             .field("workspace", &self.workspace)
             .field("options", &self.options)
+            .field("web", &self.web.is_some())
             .finish_non_exhaustive()
     }
 }

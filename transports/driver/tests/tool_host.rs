@@ -221,3 +221,84 @@ fn the_search_tools_are_dispatched_to_cm_host() {
     let ls = host.run(&call("ls", json!({})), &abort);
     assert_eq!(text(&ls), "./\n  src/\n    lib.rs\n  .gitignore\n");
 }
+
+#[test]
+fn todowrite_and_todoread_share_one_list_shown_in_display() {
+    let dir = TempDir::new("todos");
+    let mut host = host(&dir);
+    let (tx, rx) = mpsc::channel();
+    let list = json!([
+        {"id": "1", "content": "parse", "status": "in_progress", "priority": "high"},
+        {"id": "2", "content": "test", "status": "pending", "priority": "low"},
+    ]);
+    host.start(
+        ToolRunId(1),
+        call("todowrite", json!({ "todos": list })),
+        tx.clone(),
+    );
+    let written = outcome_of(&rx, ToolRunId(1));
+    assert!(!written.is_error, "{written:?}");
+    assert_eq!(written.display, Some(json!({ "todos": list })));
+
+    host.start(ToolRunId(2), call("todoread", json!({})), tx.clone());
+    let read = outcome_of(&rx, ToolRunId(2));
+    assert!(text(&read).contains("- [in_progress] parse (id: 1, priority: high)"));
+    assert_eq!(host.todos().len(), 2);
+
+    let dup = json!([
+        {"id": "1", "content": "a", "status": "pending", "priority": "low"},
+        {"id": "1", "content": "b", "status": "pending", "priority": "low"},
+    ]);
+    host.start(ToolRunId(3), call("todowrite", json!({ "todos": dup })), tx);
+    let refused = outcome_of(&rx, ToolRunId(3));
+    assert!(refused.is_error);
+    assert!(text(&refused).contains("repeated: \"1\""), "{refused:?}");
+    assert_eq!(host.todos()[1].content, "test");
+}
+
+#[test]
+fn a_resumed_host_starts_from_the_given_todos() {
+    let dir = TempDir::new("todos-resume");
+    let todos =
+        cm_proto::tool::todo::parse(&json!({"todos": [{"id": "a", "content": "x"}]})).unwrap();
+    let host = host(&dir).with_todos(todos.clone());
+    assert_eq!(host.todos(), todos);
+}
+
+struct FakeWeb;
+
+impl cm_driver::WebFetcher for FakeWeb {
+    fn fetch(
+        &self,
+        url: &str,
+        limits: &cm_proto::tool::webfetch::FetchLimits,
+        _cancelled: &dyn Fn() -> bool,
+    ) -> Result<cm_proto::tool::webfetch::Fetched, cm_proto::tool::webfetch::FetchError> {
+        assert_eq!(limits.timeout, Duration::from_secs(3));
+        Ok(cm_proto::tool::webfetch::Fetched {
+            url: url.to_string(),
+            status: 200,
+            content_type: Some("text/html".into()),
+            body: b"<h1>Page</h1>".to_vec(),
+            truncated: false,
+        })
+    }
+}
+
+#[test]
+fn webfetch_goes_through_the_fetcher_and_fails_without_one() {
+    let dir = TempDir::new("webfetch");
+    let (tx, rx) = mpsc::channel();
+    let input = json!({"url": "https://example.com/", "timeout": 3});
+    let mut bare = host(&dir);
+    bare.start(ToolRunId(1), call("webfetch", input.clone()), tx.clone());
+    let refused = outcome_of(&rx, ToolRunId(1));
+    assert!(refused.is_error);
+    assert!(text(&refused).contains("no HTTP client"));
+
+    let mut web = host(&dir).with_web(Arc::new(FakeWeb));
+    web.start(ToolRunId(2), call("webfetch", input), tx);
+    let fetched = outcome_of(&rx, ToolRunId(2));
+    assert!(!fetched.is_error, "{fetched:?}");
+    assert_eq!(text(&fetched), "# Page");
+}

@@ -61,12 +61,8 @@ impl UreqClient {
         let url = Url::parse(&request.url)
             .map_err(|e| TransportError::Protocol(format!("request not sent: {e}")))?;
         let https = url.scheme() == cm_proto::http::Scheme::Https;
-        let proxy = match self.options.proxy_for(https, url.host()) {
-            None => None,
-            Some(proxy) => Some(Proxy::new(proxy).map_err(|e| {
-                TransportError::Protocol(format!("request not sent: proxy {proxy}: {e}"))
-            })?),
-        };
+        let proxy = proxy_for(&self.options, https, url.host())
+            .map_err(|e| TransportError::Protocol(format!("request not sent: {e}")))?;
         let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -74,14 +70,30 @@ impl UreqClient {
             .user_agent(self.options.user_agent.as_str())
             .proxy(proxy);
         if https {
-            let roots = self
-                .roots
-                .get_or_init(|| load_roots(&self.options.roots))
-                .clone();
-            config = config.tls_config(TlsConfig::builder().root_certs(roots).build());
+            config = config.tls_config(tls_config(&self.options, &self.roots));
         }
         Ok(config.build().into())
     }
+}
+
+/// The proxy `options` name for a request to `host`, if any.
+pub(crate) fn proxy_for(
+    options: &ClientOptions,
+    https: bool,
+    host: &str,
+) -> Result<Option<Proxy>, String> {
+    match options.proxy_for(https, host) {
+        None => Ok(None),
+        Some(proxy) => Proxy::new(proxy)
+            .map(Some)
+            .map_err(|e| format!("proxy {proxy}: {e}")),
+    }
+}
+
+/// TLS trusting the roots `options` name, parsed once into `roots`.
+pub(crate) fn tls_config(options: &ClientOptions, roots: &OnceLock<RootCerts>) -> TlsConfig {
+    let roots = roots.get_or_init(|| load_roots(&options.roots)).clone();
+    TlsConfig::builder().root_certs(roots).build()
 }
 
 impl fmt::Debug for UreqClient {

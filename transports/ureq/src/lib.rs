@@ -10,11 +10,15 @@
 //! Configuration comes from the environment as curl reads it ([`ClientOptions::from_env`]):
 //! `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` (either case) and `NO_PROXY`; trust roots
 //! from `SSL_CERT_FILE`, else the system's CA bundle, else the bundled Mozilla roots.
-//! Everything else (the loop, the tools) is in cm-driver.
+//! [`UreqFetcher`] is the [`WebFetcher`](cm_driver::WebFetcher) behind the `webfetch`
+//! tool, with the same configuration. Everything else (the loop, the tools) is in
+//! cm-driver.
 #![forbid(unsafe_code)]
 
 mod client;
+mod fetch;
 mod options;
 
 pub use client::UreqClient;
+pub use fetch::UreqFetcher;
 pub use options::{ClientOptions, TrustRoots, SYSTEM_BUNDLES};
