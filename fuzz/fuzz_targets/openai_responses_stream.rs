@@ -2,36 +2,9 @@
 //! assembled message is always buildable.
 #![no_main]
 
-use cm_proto::message::Origin;
-use cm_proto::provider::{MessageAssembler, WireFormat};
-use cm_proto::sse::Parser;
+mod common;
+
+use cm_proto::provider::WireFormat;
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    let Some((&split, input)) = data.split_first() else {
-        return;
-    };
-    let chunk = usize::from(split).max(1);
-    let mut parser = Parser::with_max_event_size(256 * 1024);
-    let mut decoder = WireFormat::OpenaiResponses.stream_decoder();
-    let mut assembler = MessageAssembler::new(Origin::default());
-    let mut sse_events = Vec::new();
-    let mut events = Vec::new();
-    for piece in input.chunks(chunk) {
-        sse_events.clear();
-        if parser.feed(piece, &mut sse_events).is_err() {
-            return;
-        }
-        for event in &sse_events {
-            events.clear();
-            let _ = decoder.decode(event, &mut events);
-            events.iter().for_each(|e| assembler.push(e));
-        }
-    }
-    events.clear();
-    let _ = decoder.finish(&mut events);
-    events.iter().for_each(|e| assembler.push(e));
-    let _ = assembler.finish();
-    let _ = WireFormat::OpenaiResponses.decode_body(input);
-    let _ = WireFormat::OpenaiResponses.classify_error(500, &Default::default(), input);
-});
+fuzz_target!(|data: &[u8]| common::decode_stream(WireFormat::OpenaiResponses, data));
