@@ -86,7 +86,10 @@ fn tool_results(body: &Value) -> BTreeMap<String, Answer> {
                     .join("\n"),
                 _ => String::new(),
             };
-            let id = block["tool_use_id"].as_str().unwrap_or_default().to_string();
+            let id = block["tool_use_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             let is_error = block["is_error"].as_bool().unwrap_or(false);
             out.insert(id, Answer { text, is_error });
         }
@@ -173,7 +176,11 @@ fn edit_after_read_changes_the_file_and_a_missing_match_is_explained() {
         {"tool_calls": [call("e2", "edit", json!({"path": "main.rs", "old_string": "not in the file", "new_string": "x"}))]},
         {"text": "edited"}
     ]));
-    let sandbox = sandbox("edit", &server, Some(json!({"permission": {"edit": "allow"}})));
+    let sandbox = sandbox(
+        "edit",
+        &server,
+        Some(json!({"permission": {"edit": "allow"}})),
+    );
     sandbox.write("main.rs", "fn main() {\n    println!(\"Hello\");\n}\n");
     cm_run(&sandbox, &[], "say goodbye").expect_code(0);
     assert_eq!(
@@ -356,7 +363,11 @@ fn grep_filters_by_include_and_answers_a_bad_regex_with_an_error() {
     cm_run(&sandbox, &[], "find the todos").expect_code(0);
     let found = answer(&server, 1, "g1");
     assert!(!found.is_error, "{found:?}");
-    assert!(found.text.contains("src/lib.rs:2: // TODO tidy"), "{}", found.text);
+    assert!(
+        found.text.contains("src/lib.rs:2: // TODO tidy"),
+        "{}",
+        found.text
+    );
     assert!(!found.text.contains("notes.txt"), "{}", found.text);
     let bad = answer(&server, 1, "g2");
     assert!(bad.is_error, "{bad:?}");
@@ -733,7 +744,13 @@ fn run_batch(batch: &Batch<'_>) -> Ran {
     }
     let run = cm_run(&sandbox, &extra, "run the corpus lines");
     run.expect_code(0);
-    assert_eq!(server.requests().len(), 2, "{}: {}", batch.label, run.stderr);
+    assert_eq!(
+        server.requests().len(),
+        2,
+        "{}: {}",
+        batch.label,
+        run.stderr
+    );
     let after = tree(&sandbox.project);
     let mut by_id = tool_results(&server.requests()[1].body);
     let answers = batch
@@ -760,6 +777,24 @@ fn run_batch(batch: &Batch<'_>) -> Ran {
 fn runs(case: &Case, permission: &Value) -> bool {
     case.expect == "allow" && (case.edit.is_empty() || permission["edit"] == "allow")
 }
+
+/// Allowed lines whose output shows they really ran: (line, config, yes, any of these).
+const RAN_WITH_OUTPUT: [(&str, &str, bool, &[&str]); 4] = [
+    ("echo rm x", "standard", false, &["rm x"]),
+    ("eval ls", "ask_by_default", true, &["x.sh"]),
+    (
+        "git push",
+        "standard",
+        true,
+        &["not a git repository", "command not found"],
+    ),
+    (
+        "git -C . push",
+        "git_push_denied",
+        false,
+        &["not a git repository", "command not found"],
+    ),
+];
 
 #[test]
 fn the_bash_permission_corpus_holds_through_the_binary() {
@@ -802,6 +837,7 @@ fn the_bash_permission_corpus_holds_through_the_binary() {
     let mut exercised = std::collections::BTreeSet::new();
     let mut failures = Vec::new();
     let mut destructive_ran = false;
+    let mut spot_checked = 0;
     for batch in &batches {
         let ran = run_batch(batch);
         for case in &batch.cases {
@@ -825,6 +861,16 @@ fn the_bash_permission_corpus_holds_through_the_binary() {
                 ));
             }
             if refusal.is_none() {
+                for (line, config, yes, shows) in RAN_WITH_OUTPUT {
+                    let this = case.line == line && case.config == config && case.yes == yes;
+                    spot_checked += usize::from(this);
+                    if this && !shows.iter().any(|s| got.text.contains(s)) {
+                        failures.push(format!(
+                            "{} {line:?}: allowed, but its output is not there: {:?}",
+                            batch.label, got.text
+                        ));
+                    }
+                }
                 for file in &case.edit {
                     if !ran.sandbox.project.join(file).exists() {
                         failures.push(format!(
@@ -853,6 +899,11 @@ fn the_bash_permission_corpus_holds_through_the_binary() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(
+        spot_checked,
+        RAN_WITH_OUTPUT.len(),
+        "every output check met its case"
+    );
     assert!(
         destructive_ran,
         "the allowed `find . -delete` ran and deleted x"
