@@ -10,8 +10,9 @@
 //! Settings: the JSONC configuration ([`config`]), permission rules ([`permission`]) and
 //! the model catalog with prices ([`model`]); config files arrive as text.
 //!
-//! On top of them: the agent's turn loop as a state machine ([`agent`]) and the session
-//! records it writes and replays ([`session`]).
+//! On top of them: the agent's turn loop as a state machine ([`agent`]), the session
+//! records it writes and replays ([`session`]), and the tools' specs and pure logic —
+//! file tools over a file-system trait, patches, todos ([`tool`]).
 //!
 //! Out of scope: sockets, TLS, files, processes, threads, clocks and randomness. Time
 //! arrives as a value ([`time`]); entropy and hashes are passed in by the caller.
