@@ -400,6 +400,8 @@ fn a_model_may_set_its_reasoning_effort_and_a_later_layer_overrides_it() {
         both.model_config("openai", "o3").and_then(|m| m.effort),
         Some(Effort::High)
     );
-    assert!(error(r#"{"provider": {"openai": {"models": {"o3": {"effort": "max"}}}}}"#)
-        .contains("effort"));
+    assert!(
+        error(r#"{"provider": {"openai": {"models": {"o3": {"effort": "max"}}}}}"#)
+            .contains("effort")
+    );
 }
