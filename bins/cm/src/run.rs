@@ -42,7 +42,8 @@ pub fn main(args: &RunArgs) -> Status {
 fn run(args: &RunArgs, ui: &mut Ui) -> Result<Status, Failure> {
     let prepared = prepare(args, ui)?;
     let piped = read_piped_stdin()?;
-    let prompt = if args.compact && args.prompt.is_none() && piped.is_none() {
+    let nothing_piped = piped.as_deref().is_none_or(|p| p.trim().is_empty());
+    let prompt = if args.compact && args.prompt.is_none() && nothing_piped {
         None
     } else {
         Some(prompt::combine(args.prompt.as_deref(), piped.as_deref())?)
