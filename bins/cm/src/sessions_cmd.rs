@@ -140,14 +140,10 @@ fn list(store: &SessionStore, as_json: bool, out: &mut dyn Write) -> io::Result<
     let infos = store.list().map_err(io::Error::other)?;
     let sessions: Vec<Loaded> = infos
         .into_iter()
-        .filter_map(|info| {
+        .map(|info| {
             // A log that cannot be read is still listed, by its id.
             let records = store.load(&info.id).map(records_of).unwrap_or_default();
-            Some(Loaded::from_records(
-                info.id.as_str(),
-                &records,
-                info.modified,
-            ))
+            Loaded::from_records(info.id.as_str(), &records, info.modified)
         })
         .collect();
     if as_json {
