@@ -20,6 +20,7 @@ use cm_driver::{HttpClient, Input};
 use cm_proto::agent::{Event, HttpId};
 use cm_proto::http::{Headers, Request};
 
+use crate::secrets::Secrets;
 use crate::sessions_cmd::civil_from_days;
 
 /// Headers whose values are never written.
@@ -48,11 +49,13 @@ pub fn wanted(flag: bool, cm_log: Option<&str>) -> bool {
 pub struct DebugLog {
     file: Arc<Mutex<File>>,
     path: PathBuf,
+    secrets: Arc<Secrets>,
 }
 
 impl DebugLog {
-    /// Opens (appending) today's log in `<state>/log`, private to the user.
-    pub fn open(state_dir: &Path) -> std::io::Result<DebugLog> {
+    /// Opens (appending) today's log in `<state>/log`, private to the user; `secrets`
+    /// are cut from every line as a last line of defence.
+    pub fn open(state_dir: &Path, secrets: Secrets) -> std::io::Result<DebugLog> {
         let dir = state_dir.join("log");
         DirBuilder::new().recursive(true).mode(0o700).create(&dir)?;
         let secs = unix_secs();
@@ -66,6 +69,7 @@ impl DebugLog {
         Ok(DebugLog {
             file: Arc::new(Mutex::new(file)),
             path,
+            secrets: Arc::new(secrets),
         })
     }
 
@@ -88,7 +92,7 @@ impl DebugLog {
             now.subsec_millis()
         );
         if let Ok(mut file) = self.file.lock() {
-            let _ = writeln!(file, "{stamp} {text}");
+            let _ = writeln!(file, "{stamp} {}", self.secrets.redact(text));
         }
     }
 

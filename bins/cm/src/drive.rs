@@ -19,6 +19,7 @@ use crate::interrupt::Interrupt;
 use crate::output::Ui;
 use crate::providers::Provider;
 use crate::run::status_of;
+use crate::secrets::{RedactingLog, Secrets};
 use crate::sessions::OpenSession;
 
 /// cm's output and questions, as the driver's UI port.
@@ -73,6 +74,7 @@ pub struct Turns {
     credential: Option<Credential>,
     interrupt: Interrupt,
     debug: Option<DebugLog>,
+    secrets: Secrets,
 }
 
 impl std::fmt::Debug for Turns {
@@ -115,6 +117,7 @@ impl Turns {
             credential: provider.credential.clone(),
             interrupt,
             debug,
+            secrets: Secrets::from_process(provider.credential.as_ref()),
         })
     }
 
@@ -166,14 +169,13 @@ impl Turns {
             debug: self.debug.clone(),
         };
         let session_id = self.session_id();
+        let mut log = RedactingLog {
+            log: &mut self.session.log,
+            secrets: &self.secrets,
+        };
         let outcome = self
             .driver
-            .run(
-                &mut self.agent,
-                &mut port,
-                &mut self.session.log,
-                &mut credentials,
-            )
+            .run(&mut self.agent, &mut port, &mut log, &mut credentials)
             .map_err(|e| Failure::failed(format!("{e} (session {session_id})")))?;
         if let Some(log) = &self.debug {
             log.line(&format!(

@@ -22,6 +22,7 @@ mod output;
 mod prompt;
 mod providers;
 mod run;
+mod secrets;
 mod sessions;
 mod sessions_cmd;
 mod spinner;

@@ -23,6 +23,7 @@ use crate::drive::Turns;
 use crate::exit::{Failure, Status};
 use crate::output::{Mode, Ui};
 use crate::providers::{self, Provider};
+use crate::secrets::Secrets;
 use crate::sessions::{self, Choice, NewSession};
 use crate::system_prompt::{self, Environment};
 use crate::{attach, config_files, prompt};
@@ -161,7 +162,10 @@ pub fn prepare(args: &RunArgs, ui: &mut Ui) -> Result<Prepared, Failure> {
         return Err(Failure::usage(provider.missing_key_message()));
     }
     let debug = if debug_log::wanted(args.debug, env("CM_LOG").as_deref()) {
-        match DebugLog::open(&dirs.state) {
+        match DebugLog::open(
+            &dirs.state,
+            Secrets::from_process(provider.credential.as_ref()),
+        ) {
             Ok(log) => {
                 ui.note(&format!("debug log: {}", log.path().display()));
                 Some(log)

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 use crate::args::{ExportFormat, SessionsCommand};
 use crate::exit::{Failure, Status};
+use crate::secrets::Secrets;
 use crate::sessions::store_failure_message;
 
 /// Runs a `cm sessions` command and says how cm exits.
@@ -32,11 +33,13 @@ pub fn main(command: &SessionsCommand) -> Status {
 fn run(command: &SessionsCommand, out: &mut dyn Write) -> Result<(), Failure> {
     let dirs = Dirs::from_process_env().map_err(|e| Failure::usage(e.to_string()))?;
     let store = SessionStore::new(dirs.sessions());
+    // Logs hold no keys, but one written by an older cm might: never print one.
+    let secrets = Secrets::from_process(None);
     let written = match command {
         SessionsCommand::List { json } => list(&store, *json, out),
         SessionsCommand::Show { id } => {
             let loaded = load(&store, id)?;
-            out.write_all(render(&loaded, Style::Text).as_bytes())
+            out.write_all(secrets.redact(&render(&loaded, Style::Text)).as_bytes())
         }
         SessionsCommand::Export { id, format } => {
             let loaded = load(&store, id)?;
@@ -49,7 +52,7 @@ fn run(command: &SessionsCommand, out: &mut dyn Write) -> Result<(), Failure> {
                 }
                 ExportFormat::Markdown => render(&loaded, Style::Markdown),
             };
-            out.write_all(text.as_bytes())
+            out.write_all(secrets.redact(&text).as_bytes())
         }
         SessionsCommand::Delete { id, yes } => return delete(&store, id, *yes, out),
     };

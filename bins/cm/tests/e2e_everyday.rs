@@ -346,3 +346,37 @@ fn the_chat_runs_two_turns_in_one_session_on_a_terminal() {
     assert_eq!(rows[0]["title"], "first question");
     assert_eq!(rows[0]["messages"], 4);
 }
+
+#[test]
+fn a_key_a_tool_prints_is_redacted_in_the_session_log() {
+    let server = mock(json!([
+        {"tool_calls": [{"name": "bash", "arguments": {"command": "env"}}]},
+        {"expect": {"tool_result_contains": "ANTHROPIC_API_KEY=test-key"}, "text": "I saw the environment."}
+    ]));
+    let sandbox = sandbox("redact", &server);
+    sandbox
+        .cm(&[
+            "run",
+            "--model",
+            MODEL,
+            "--yes",
+            "--debug",
+            "show the environment",
+        ])
+        .expect_code(0);
+    no_failed_expectations(&server);
+    let log = std::fs::read_to_string(&sandbox.session_files()[0]).expect("log");
+    assert!(log.contains("ANTHROPIC_API_KEY=[redacted]"), "{log}");
+    assert!(!log.contains("test-key"));
+    let id = session_id(&sandbox);
+    let export = sandbox.cm(&["sessions", "export", &id, "--format", "markdown"]);
+    assert!(!export.stdout.contains("test-key"));
+    assert!(!debug_logs(&sandbox).contains("test-key"));
+    // The redacted log still replays: the session continues.
+    let server_again = mock(json!([{"text": "ok"}]));
+    let mut again = sandbox;
+    again.anthropic_at(&server_again.url());
+    again
+        .cm(&["run", "--model", MODEL, "-c", "thanks"])
+        .expect_code(0);
+}
