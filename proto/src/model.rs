@@ -463,6 +463,7 @@ mod tests {
                 ..PriceConfig::default()
             }),
             images: None,
+            effort: None,
         };
         let info = resolve("anthropic", "claude-sonnet-4-5", Some(&config)).unwrap();
         assert_eq!((info.context, info.output), (Some(1_000_000), Some(64_000)));

@@ -1,4 +1,5 @@
-//! The command line: `cm [--help | --version]`, `cm help [COMMAND]`, `cm run [OPTIONS] [PROMPT]`.
+//! The command line: `cm` (a chat), `cm [--help | --version]`, `cm help [COMMAND]`,
+//! `cm run [OPTIONS] [PROMPT]`, `cm sessions list|show|export|delete`.
 //!
 //! Parsing is pure: it takes the arguments and returns a [`Command`] or a usage
 //! [`Failure`] that says what to type instead. Reading stdin, files and the environment
@@ -7,6 +8,8 @@
 use std::ffi::OsString;
 
 use lexopt::prelude::*;
+
+use cm_proto::provider::Effort;
 
 use crate::exit::Failure;
 use crate::help;
@@ -20,6 +23,49 @@ pub enum Command {
     Version,
     /// Run one prompt.
     Run(RunArgs),
+    /// No arguments: a line-mode chat on a terminal, the help (exit 2) otherwise.
+    Chat,
+    /// Look at or remove stored sessions.
+    Sessions(SessionsCommand),
+}
+
+/// `cm sessions ...`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionsCommand {
+    /// Every session, newest first.
+    List {
+        /// `--json`: one JSON array instead of a table.
+        json: bool,
+    },
+    /// The conversation as readable text.
+    Show {
+        /// The session id.
+        id: String,
+    },
+    /// The conversation for another program or a document.
+    Export {
+        /// The session id.
+        id: String,
+        /// `--format`.
+        format: ExportFormat,
+    },
+    /// Remove a session's log.
+    Delete {
+        /// The session id.
+        id: String,
+        /// `--yes`: do not ask.
+        yes: bool,
+    },
+}
+
+/// How `cm sessions export` writes a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExportFormat {
+    /// `{"info": ..., "messages": [...]}`: the replayed conversation.
+    #[default]
+    Json,
+    /// A readable transcript.
+    Markdown,
 }
 
 /// How events are written.
@@ -51,6 +97,14 @@ pub struct RunArgs {
     pub max_steps: Option<u32>,
     /// `-q/--quiet`: only the answer.
     pub quiet: bool,
+    /// `-f/--file FILE`, repeatable: files attached to the prompt.
+    pub files: Vec<String>,
+    /// `--effort`: how hard the model should think.
+    pub effort: Option<Effort>,
+    /// `--debug`: write the debug log.
+    pub debug: bool,
+    /// `--compact`: summarise the session before the turn (or instead of it).
+    pub compact: bool,
 }
 
 const RUN_OPTIONS: &[&str] = &[
@@ -61,6 +115,10 @@ const RUN_OPTIONS: &[&str] = &[
     "--yes",
     "--max-steps",
     "--quiet",
+    "--file",
+    "--effort",
+    "--debug",
+    "--compact",
     "--help",
 ];
 
@@ -69,12 +127,13 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Failur
     let mut parser = lexopt::Parser::from_args(args);
     let first = parser.next().map_err(|e| usage_error(e, "cm --help"))?;
     match first {
-        None => Ok(Command::Help(help::MAIN)),
+        None => Ok(Command::Chat),
         Some(Short('h') | Long("help")) => Ok(Command::Help(help::MAIN)),
         Some(Short('V') | Long("version")) => Ok(Command::Version),
         Some(Value(word)) => match word.to_str() {
             Some("run") => parse_run(&mut parser),
             Some("help") => parse_help(&mut parser),
+            Some("sessions") => parse_sessions(&mut parser),
             Some(other) => Err(Failure::usage(format!(
                 "unknown command `{other}`\n\
                  to run a prompt, type: cm run \"{other} ...\"\n\
@@ -96,6 +155,7 @@ fn parse_help(parser: &mut lexopt::Parser) -> Result<Command, Failure> {
     match parser.next().map_err(|e| usage_error(e, "cm help"))? {
         None => Ok(Command::Help(help::MAIN)),
         Some(Value(topic)) if topic == "run" => Ok(Command::Help(help::RUN)),
+        Some(Value(topic)) if topic == "sessions" => Ok(Command::Help(help::SESSIONS)),
         Some(other) => Err(Failure::usage(format!(
             "no help for {}; type `cm help run` or `cm --help`",
             describe(&other)
@@ -151,6 +211,16 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<Command, Failure> {
                 });
             }
             Short('q') | Long("quiet") => run.quiet = true,
+            Short('f') | Long("file") => {
+                run.files
+                    .push(text_value(parser, "--file", "--file src/main.rs")?);
+            }
+            Long("effort") => {
+                let value = text_value(parser, "--effort", "--effort high")?;
+                run.effort = Some(parse_effort(&value)?);
+            }
+            Long("debug") => run.debug = true,
+            Long("compact") => run.compact = true,
             Value(word) => words.push(word.into_string().map_err(|_| {
                 Failure::usage("the prompt is not valid UTF-8; pipe it through stdin instead")
             })?),
@@ -180,10 +250,102 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<Command, Failure> {
              --continue picks the newest session of this directory, --session ID a given one",
         ));
     }
+    if run.compact && !run.continue_last && run.session.is_none() {
+        return Err(Failure::usage(
+            "--compact summarises an existing session; say which one:\n  \
+             cm run -c --compact              the newest session here\n  \
+             cm run --session ID --compact \"go on\"",
+        ));
+    }
     if !words.is_empty() {
         run.prompt = Some(words.join(" "));
     }
     Ok(Command::Run(run))
+}
+
+/// `low`, `medium` or `high` (and `minimal`, which some OpenAI models take).
+pub fn parse_effort(value: &str) -> Result<Effort, Failure> {
+    match value {
+        "minimal" => Ok(Effort::Minimal),
+        "low" => Ok(Effort::Low),
+        "medium" => Ok(Effort::Medium),
+        "high" => Ok(Effort::High),
+        other => Err(Failure::usage(format!(
+            "--effort takes `low`, `medium` or `high`, not `{other}`; type e.g. `--effort high`"
+        ))),
+    }
+}
+
+fn parse_sessions(parser: &mut lexopt::Parser) -> Result<Command, Failure> {
+    let mut words: Vec<String> = Vec::new();
+    let mut json = false;
+    let mut yes = false;
+    let mut format = None;
+    while let Some(arg) = parser
+        .next()
+        .map_err(|e| usage_error(e, "cm sessions --help"))?
+    {
+        match arg {
+            Short('h') | Long("help") => return Ok(Command::Help(help::SESSIONS)),
+            Long("json") => json = true,
+            Short('y') | Long("yes") => yes = true,
+            Long("format") => {
+                let value = text_value(parser, "--format", "--format markdown")?;
+                format = Some(match value.as_str() {
+                    "json" => ExportFormat::Json,
+                    "markdown" | "md" => ExportFormat::Markdown,
+                    other => {
+                        return Err(Failure::usage(format!(
+                            "--format takes `json` or `markdown`, not `{other}`; \
+                             type e.g. `cm sessions export ID --format markdown`"
+                        )))
+                    }
+                });
+            }
+            Value(word) => words.push(word.to_string_lossy().into_owned()),
+            other => {
+                return Err(Failure::usage(format!(
+                    "unknown option {} for `cm sessions`; see `cm sessions --help`",
+                    other.unexpected()
+                )))
+            }
+        }
+    }
+    let mut words = words.into_iter();
+    let action = words.next();
+    let id = words.next();
+    if let Some(extra) = words.next() {
+        return Err(Failure::usage(format!(
+            "unexpected `{extra}`; `cm sessions` takes one session id"
+        )));
+    }
+    let need_id = |action: &str, id: Option<String>| {
+        id.ok_or_else(|| {
+            Failure::usage(format!(
+                "`cm sessions {action}` needs a session id; list them with `cm sessions list`"
+            ))
+        })
+    };
+    let command = match action.as_deref() {
+        None | Some("list") | Some("ls") => SessionsCommand::List { json },
+        Some("show") => SessionsCommand::Show {
+            id: need_id("show", id)?,
+        },
+        Some("export") => SessionsCommand::Export {
+            id: need_id("export", id)?,
+            format: format.unwrap_or_default(),
+        },
+        Some("delete") | Some("rm") => SessionsCommand::Delete {
+            id: need_id("delete", id)?,
+            yes,
+        },
+        Some(other) => {
+            return Err(Failure::usage(format!(
+                "unknown sessions command `{other}`; the commands are list, show, export and delete"
+            )))
+        }
+    };
+    Ok(Command::Sessions(command))
 }
 
 /// The value of an option that takes one, as UTF-8 text.
@@ -250,8 +412,8 @@ mod tests {
     }
 
     #[test]
-    fn no_arguments_and_help_print_the_main_help() {
-        assert_eq!(parse_words(&[]), Ok(Command::Help(help::MAIN)));
+    fn no_arguments_chat_and_help_prints_the_main_help() {
+        assert_eq!(parse_words(&[]), Ok(Command::Chat));
         assert_eq!(parse_words(&["--help"]), Ok(Command::Help(help::MAIN)));
         assert_eq!(parse_words(&["help", "run"]), Ok(Command::Help(help::RUN)));
         assert_eq!(
@@ -287,8 +449,62 @@ mod tests {
                 yes: true,
                 max_steps: Some(7),
                 quiet: true,
+                ..RunArgs::default()
             }
         );
+    }
+
+    #[test]
+    fn files_effort_debug_and_compact() {
+        let got = run(&[
+            "run",
+            "-f",
+            "a.rs",
+            "--file=b.png",
+            "--effort",
+            "high",
+            "--debug",
+            "-c",
+            "--compact",
+        ]);
+        assert_eq!(got.files, ["a.rs", "b.png"]);
+        assert_eq!(got.effort, Some(Effort::High));
+        assert!(got.debug && got.compact && got.continue_last);
+        assert_eq!(got.prompt, None);
+        assert!(usage_message(&["run", "--effort", "max"]).contains("`--effort high`"));
+        assert!(usage_message(&["run", "--compact", "x"]).contains("cm run -c --compact"));
+    }
+
+    #[test]
+    fn sessions_subcommands() {
+        let sessions = |words: &[&str]| match parse_words(words) {
+            Ok(Command::Sessions(command)) => command,
+            other => panic!("expected a sessions command, got {other:?}"),
+        };
+        assert_eq!(
+            sessions(&["sessions"]),
+            SessionsCommand::List { json: false }
+        );
+        assert_eq!(
+            sessions(&["sessions", "list", "--json"]),
+            SessionsCommand::List { json: true }
+        );
+        assert_eq!(
+            sessions(&["sessions", "export", "ses_1", "--format", "markdown"]),
+            SessionsCommand::Export {
+                id: "ses_1".into(),
+                format: ExportFormat::Markdown
+            }
+        );
+        assert_eq!(
+            sessions(&["sessions", "delete", "-y", "ses_1"]),
+            SessionsCommand::Delete {
+                id: "ses_1".into(),
+                yes: true
+            }
+        );
+        assert!(usage_message(&["sessions", "show"]).contains("cm sessions list"));
+        assert!(usage_message(&["sessions", "frob"]).contains("list, show, export and delete"));
     }
 
     #[test]

@@ -9,7 +9,9 @@ It reads, edits and tests your project with a language model (Anthropic, OpenAI,
 OpenAI-compatible server), asks before it changes anything, and keeps every session on disk.
 
 Usage:
+  cm                          chat in this project, line by line (on a terminal)
   cm run [OPTIONS] [PROMPT]   run one prompt in this project (see `cm run --help`)
+  cm sessions [COMMAND]       list, show, export or delete sessions (`cm sessions --help`)
   cm help [COMMAND]           show help for a command
   cm --version                print the version
 
@@ -18,6 +20,8 @@ Examples:
   git diff | cm run \"review this change\"
   cm run -c \"now add a test for it\"          continue the last session here
   cm run --model openai/gpt-5 --yes \"fix the build\"
+  cm run \"why does @src/parse.rs reject this?\" -f error.log   attach files
+  cm                                          chat: type a prompt, /exit or Ctrl-D to leave
 
 Try it without a key or network:  scripts/demo.sh   (a scripted model, clearly labelled)
 
@@ -25,6 +29,8 @@ Environment:
   ANTHROPIC_API_KEY, OPENAI_API_KEY     provider keys
   ANTHROPIC_BASE_URL, OPENAI_BASE_URL   other endpoints (OpenAI's includes /v1)
   XDG_CONFIG_HOME, XDG_DATA_HOME        where config and sessions live
+  CM_LOG=debug                          write a debug log (like --debug) to
+                                        $XDG_STATE_HOME/cm/log/cm-<date>.log
 
 Config: ~/.config/cm/config.json, then the nearest cm.json up to the git root.
 Sessions: ~/.local/share/cm/sessions/<id>.jsonl
@@ -49,6 +55,14 @@ Options:
   -y, --yes                   allow every action that would ask (never one a rule denies)
       --max-steps N           stop after N model requests in this turn (default 50)
   -q, --quiet                 print only the answer (and errors)
+  -f, --file FILE             attach FILE (repeatable): text inline with its path, images
+                              as images when the model accepts them
+      --effort low|medium|high  how hard the model thinks (a thinking budget or a
+                              reasoning effort, whichever the API takes)
+      --compact               summarise the session first (with -c or --session); with
+                              no prompt, only that
+      --debug                 log requests (keys redacted), responses and steps to
+                              $XDG_STATE_HOME/cm/log/cm-<date>.log (also CM_LOG=debug)
   -h, --help                  print this help
 
 Examples:
@@ -56,6 +70,10 @@ Examples:
   cat error.log | cm run \"what causes this?\"
   cm run --format json \"list the TODOs\" | jq -r 'select(.type==\"text_delta\").text'
   cm run -- \"-v is ignored, why?\"         a prompt starting with '-' goes after --
+  cm run \"explain @src/lib.rs\"             @path attaches a project file (if it exists)
+  cm run -f shot.png -f log.txt \"why?\"     attach files explicitly
+  cm run --effort high \"find the race\"     think harder (slower, more tokens)
+  cm run -c --compact                       shrink the last session to a summary
 
 Permissions: reading is allowed; edits, commands and paths outside the project ask
 first. Without a terminal a question is denied; allow with --yes or a config rule.
@@ -79,4 +97,28 @@ Environment:
 
 Exit codes: 0 done · 1 the task failed · 2 usage or configuration error · 130 interrupted
 (Ctrl-C stops the turn and saves the session; a second Ctrl-C exits at once)
+";
+
+/// `cm sessions --help`.
+pub const SESSIONS: &str = "\
+cm sessions — the conversations cm keeps on disk
+
+Usage:
+  cm sessions list [--json]                     newest first: id, title, directory,
+                                                last update, messages
+  cm sessions show ID                           the conversation as readable text
+  cm sessions export ID [--format json|markdown]
+                                                json (default): {\"info\", \"messages\"},
+                                                the conversation as the model sees it;
+                                                markdown: a transcript with tool calls
+  cm sessions delete ID [--yes]                 remove it (asks first on a terminal)
+
+Examples:
+  cm sessions list
+  cm sessions show ses_0m3k2j1h0abcdefghij | less
+  cm sessions export ses_0m3k2j1h0abcdefghij --format markdown > session.md
+  cm run --session ses_0m3k2j1h0abcdefghij \"go on\"   continue one
+
+A session's title is the first line of its first prompt. A session another cm is using
+cannot be deleted. Sessions live in $XDG_DATA_HOME/cm/sessions (~/.local/share/cm/sessions).
 ";

@@ -1,4 +1,6 @@
 //! Ctrl-C: the first one asks the running turn to stop, a second one exits at once.
+//! The chat calls [`Interrupt::reset`] after each turn, so the next turn's first Ctrl-C
+//! again only stops that turn.
 //!
 //! `signal-hook` installs the handlers, so cm itself needs no `unsafe`: on SIGINT one
 //! handler writes a byte to a socket pair (async-signal-safe) that a watcher thread
@@ -24,8 +26,9 @@ pub struct Interrupt {
 }
 
 impl Interrupt {
-    /// Installs the SIGINT handlers; `on_first` runs on a watcher thread after the first.
-    pub fn install(on_first: impl FnOnce() + Send + 'static) -> io::Result<Interrupt> {
+    /// Installs the SIGINT handlers; `on_first` runs on a watcher thread after every
+    /// Ctrl-C that did not exit (the first one, and the first after each reset).
+    pub fn install(on_first: impl Fn() + Send + 'static) -> io::Result<Interrupt> {
         let flag = Arc::new(AtomicBool::new(false));
         // Order matters: the shutdown check runs before the flag is set, so it fires only
         // on the second signal.
@@ -37,15 +40,20 @@ impl Interrupt {
             .name("cm-sigint".into())
             .spawn(move || {
                 let mut byte = [0u8; 1];
-                if read.read(&mut byte).is_ok_and(|n| n > 0) {
+                while read.read(&mut byte).is_ok_and(|n| n > 0) {
                     on_first();
                 }
             })?;
         Ok(Interrupt { flag })
     }
 
-    /// Whether Ctrl-C was pressed since the start.
+    /// Whether Ctrl-C was pressed since the start (or the last reset).
     pub fn requested(&self) -> bool {
         self.flag.load(Ordering::SeqCst)
+    }
+
+    /// Forgets an earlier Ctrl-C, so the next one stops a turn instead of exiting.
+    pub fn reset(&self) {
+        self.flag.store(false, Ordering::SeqCst);
     }
 }

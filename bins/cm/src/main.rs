@@ -4,12 +4,16 @@
 //! config ([`config_files`]), resolves the provider ([`providers`]), opens the session
 //! ([`sessions`]), builds the system prompt ([`system_prompt`]) and drives the agent,
 //! showing what happens ([`output`], [`spinner`], [`ask`]) until the turn ends or Ctrl-C
-//! ([`interrupt`]). Every way out is an exit code ([`exit`]).
+//! ([`interrupt`]). Every way out is an exit code ([`exit`]). `cm` alone is a line-mode
+//! chat ([`chat`]) over the same pieces; `cm sessions` reads the logs ([`sessions_cmd`]).
 #![forbid(unsafe_code)]
 
 mod args;
 mod ask;
+mod attach;
+mod chat;
 mod config_files;
+mod debug_log;
 mod drive;
 mod exit;
 mod help;
@@ -18,7 +22,9 @@ mod output;
 mod prompt;
 mod providers;
 mod run;
+mod secrets;
 mod sessions;
+mod sessions_cmd;
 mod spinner;
 mod system_prompt;
 #[cfg(test)]
@@ -48,5 +54,17 @@ fn main() -> ExitCode {
             Status::Done.into()
         }
         Command::Run(run_args) => run::main(&run_args).into(),
+        Command::Sessions(command) => sessions_cmd::main(&command).into(),
+        Command::Chat => {
+            use std::io::IsTerminal;
+            if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+                chat::main().into()
+            } else {
+                // Without a terminal there is no one to chat with: say how to use cm.
+                eprint!("{}", help::MAIN);
+                eprintln!("\ncm: no terminal to chat on; to run one prompt, type: cm run \"...\"");
+                Status::Usage.into()
+            }
+        }
     }
 }

@@ -111,6 +111,7 @@ impl Ui {
                 is_error,
                 duration_ms,
                 name,
+                display,
                 ..
             } => {
                 let mark = if *is_error { "✗" } else { "✓" };
@@ -121,6 +122,11 @@ impl Ui {
                     String::new()
                 };
                 self.progress(&format!("  {mark} {summary}{took}"));
+                if let Some(lines) = display.as_ref().and_then(todo_lines) {
+                    for line in lines {
+                        self.progress(&line);
+                    }
+                }
                 self.spin("thinking");
             }
             Event::Retry {
@@ -283,6 +289,35 @@ impl Ui {
     }
 }
 
+/// A tool's `{"todos": [...]}` display as a compact checklist: `[x]` completed, `[~]` in
+/// progress, `[ ]` pending, `[-]` cancelled; `None` for any other display.
+pub fn todo_lines(display: &Value) -> Option<Vec<String>> {
+    let todos = display.get("todos")?.as_array()?;
+    if todos.is_empty() {
+        return Some(vec!["    (the todo list is empty)".to_string()]);
+    }
+    Some(
+        todos
+            .iter()
+            .map(|todo| {
+                let mark = match todo.get("status").and_then(Value::as_str) {
+                    Some("completed") => "[x]",
+                    Some("in_progress") => "[~]",
+                    Some("cancelled") => "[-]",
+                    _ => "[ ]",
+                };
+                let content = todo.get("content").and_then(Value::as_str).unwrap_or("");
+                let content: String = content
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(200)
+                    .collect();
+                format!("    {mark} {content}")
+            })
+            .collect(),
+    )
+}
+
 /// `1,234 in (800 cached) · 56 out · 2 steps · $0.0123`.
 pub fn summary_line(usage: &Usage, cost: Option<f64>, steps: u32) -> String {
     let mut line = format!("{} in", thousands(usage.total_input()));
@@ -417,6 +452,39 @@ mod tests {
         assert_eq!(lines[3]["usage"]["input_tokens"], 1200);
         assert_eq!(lines[3]["cost"], 0.01234);
         assert_eq!(err.text(), "");
+    }
+
+    #[test]
+    fn a_todo_display_shows_as_a_checklist_in_text_mode_only() {
+        let todos = json!({"todos": [
+            {"id": "1", "content": "write the parser", "status": "completed", "priority": "high"},
+            {"id": "2", "content": "test it", "status": "in_progress", "priority": "high"},
+            {"id": "3", "content": "document it", "status": "pending", "priority": "low"},
+            {"id": "4", "content": "port to C", "status": "cancelled", "priority": "low"},
+        ]});
+        let event = Event::ToolDone {
+            call_id: "c1".into(),
+            name: "todowrite".into(),
+            summary: "todos: 4 items".into(),
+            is_error: false,
+            duration_ms: 0,
+            display: Some(todos),
+        };
+        let (mut ui, out, err) = ui(Mode::Text);
+        ui.show(&event);
+        assert_eq!(out.text(), "");
+        assert_eq!(
+            err.text(),
+            "  ✓ todos: 4 items\n    [x] write the parser\n    [~] test it\n    [ ] document it\n    [-] port to C\n"
+        );
+        let (mut quiet, _, quiet_err) = ui_quiet();
+        quiet.show(&event);
+        assert_eq!(quiet_err.text(), "");
+        assert_eq!(todo_lines(&json!({"other": 1})), None);
+    }
+
+    fn ui_quiet() -> (Ui, Shared, Shared) {
+        ui(Mode::Quiet)
     }
 
     #[test]

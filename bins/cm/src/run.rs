@@ -1,31 +1,37 @@
 //! `cm run`: one prompt, one turn, from the command line to the exit code.
 //!
 //! [`prepare`] does everything that can fail before the model is asked — the workspace,
-//! the config, the provider and its key, the prompt, the session — so those failures
-//! exit 2 without touching a session. [`crate::drive`] then runs the turn through cm-driver and
-//! maps how it ended to the exit code.
+//! the config, the provider and its key — then the prompt and its attachments are read,
+//! so those failures exit 2 without touching a session. [`Prepared::open`] opens the
+//! session, and [`crate::drive::Turns`] runs the compaction (`--compact`) and the turn
+//! through cm-driver and maps how it ended to the exit code. The chat reuses both.
 
 use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use cm_host::search::search_defs;
 use cm_host::{Dirs, SessionStore, Workspace};
 use cm_proto::agent::{Agent, AgentConfig, End, Limits};
+use cm_proto::provider::{Effort, ReasoningConfig};
 use cm_proto::time::UnixMillis;
 use cm_proto::tool::{builtin_defs, todoread_def, todowrite_def, webfetch_def};
 
 use crate::args::RunArgs;
+use crate::debug_log::{self, DebugLog};
+use crate::drive::Turns;
 use crate::exit::{Failure, Status};
 use crate::output::{Mode, Ui};
 use crate::providers::{self, Provider};
-use crate::sessions::{self, Choice, NewSession, OpenSession};
+use crate::secrets::Secrets;
+use crate::sessions::{self, Choice, NewSession};
 use crate::system_prompt::{self, Environment};
-use crate::{config_files, prompt};
+use crate::{attach, config_files, prompt};
 
 /// Runs `cm run` and returns how cm exits.
 pub fn main(args: &RunArgs) -> Status {
     let mut ui = Ui::to_terminal(Mode::new(args.format, args.quiet));
-    match prepare(args, &mut ui).and_then(|prepared| crate::drive::drive(prepared, &mut ui)) {
+    match run(args, &mut ui) {
         Ok(status) => status,
         Err(failure) => {
             ui.fatal(&failure.message);
@@ -34,22 +40,111 @@ pub fn main(args: &RunArgs) -> Status {
     }
 }
 
-/// Everything a turn needs, ready.
-#[derive(Debug)]
-pub struct Prepared {
-    /// The agent, with the session's history.
-    pub agent: Agent,
-    /// The provider (for credentials).
-    pub provider: Provider,
-    /// The session log.
-    pub session: OpenSession,
-    /// The user's message.
-    pub prompt: String,
-    /// The workspace root.
-    pub workspace: Workspace,
+fn run(args: &RunArgs, ui: &mut Ui) -> Result<Status, Failure> {
+    let prepared = prepare(args, ui)?;
+    let piped = read_piped_stdin()?;
+    let nothing_piped = piped.as_deref().is_none_or(|p| p.trim().is_empty());
+    let prompt = if args.compact && args.prompt.is_none() && nothing_piped {
+        None
+    } else {
+        Some(prompt::combine(args.prompt.as_deref(), piped.as_deref())?)
+    };
+    // Attachments are read before the session is touched or any request is sent.
+    let parts = match &prompt {
+        Some(text) => Some(attach::build(
+            text,
+            &args.files,
+            &prepared.cwd,
+            &prepared.workspace,
+            prepared.provider.images,
+        )?),
+        None if !args.files.is_empty() => {
+            return Err(Failure::usage(
+                "-f attaches files to a prompt; give one too: cm run -f FILE \"...\"",
+            ))
+        }
+        None => None,
+    };
+    let choice = match (&args.session, args.continue_last) {
+        (Some(id), _) => Choice::Id(id.clone()),
+        (None, true) => Choice::Newest,
+        (None, false) => Choice::New,
+    };
+    let mut turns = prepared.open(&choice, prompt.as_deref().unwrap_or(""), ui)?;
+    if args.compact {
+        let status = turns.compact(ui)?;
+        if status != Status::Done {
+            return Ok(status);
+        }
+    }
+    match parts {
+        Some(parts) => turns.turn(parts, ui),
+        None => Ok(Status::Done),
+    }
 }
 
-/// Loads config, provider, prompt and session, and builds the agent.
+/// Everything a session needs before its first prompt: the provider, the workspace and
+/// the agent's configuration.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The agent's configuration (the session's history is added when it opens).
+    pub config: AgentConfig,
+    /// The provider (for credentials).
+    pub provider: Provider,
+    /// The workspace root.
+    pub workspace: Workspace,
+    /// The working directory, canonical.
+    pub cwd: PathBuf,
+    /// Where sessions are kept.
+    pub store: SessionStore,
+    /// The debug log, when wanted.
+    pub debug: Option<DebugLog>,
+}
+
+impl Prepared {
+    /// Opens (or creates, titled after `prompt`) the chosen session and wires its agent.
+    pub fn open(self, choice: &Choice, prompt: &str, ui: &mut Ui) -> Result<Turns, Failure> {
+        let session = sessions::open(
+            &self.store,
+            choice,
+            &NewSession {
+                directory: &self.cwd,
+                provider: &self.provider.id,
+                model: &self.provider.model,
+                prompt,
+                at: wall_clock(),
+                entropy: entropy(),
+            },
+        )?;
+        ui.session(
+            session.log.id().as_str(),
+            session.resumed,
+            &self.provider.id,
+            &self.provider.model,
+        );
+        if let Some(log) = &self.debug {
+            log.line(&format!(
+                "session {} ({}), model {}/{}",
+                session.log.id(),
+                if session.resumed { "resumed" } else { "new" },
+                self.provider.id,
+                self.provider.model
+            ));
+        }
+        let agent = Agent::resume(self.config, &session.state, entropy());
+        Turns::new(agent, &self.provider, session, self.workspace, self.debug)
+    }
+}
+
+/// The reasoning setting: `--effort`, else the model's `"effort"` in config, else none.
+pub fn reasoning(flag: Option<Effort>, configured: Option<Effort>) -> Option<ReasoningConfig> {
+    flag.or(configured).map(|effort| ReasoningConfig {
+        effort,
+        budget_tokens: None,
+    })
+}
+
+/// Loads config, provider and workspace, and builds the agent's configuration.
 pub fn prepare(args: &RunArgs, ui: &mut Ui) -> Result<Prepared, Failure> {
     let env = |name: &str| std::env::var(name).ok();
     let cwd = std::env::current_dir()
@@ -66,35 +161,24 @@ pub fn prepare(args: &RunArgs, ui: &mut Ui) -> Result<Prepared, Failure> {
     if provider.credential.is_none() {
         return Err(Failure::usage(provider.missing_key_message()));
     }
-
-    let piped = read_piped_stdin()?;
-    let prompt = prompt::combine(args.prompt.as_deref(), piped.as_deref())?;
-
-    let at = wall_clock();
-    let choice = match (&args.session, args.continue_last) {
-        (Some(id), _) => Choice::Id(id.clone()),
-        (None, true) => Choice::Newest,
-        (None, false) => Choice::New,
+    let debug = if debug_log::wanted(args.debug, env("CM_LOG").as_deref()) {
+        match DebugLog::open(
+            &dirs.state,
+            Secrets::from_process(provider.credential.as_ref()),
+        ) {
+            Ok(log) => {
+                ui.note(&format!("debug log: {}", log.path().display()));
+                Some(log)
+            }
+            Err(e) => {
+                ui.note(&format!("cannot open the debug log: {e}"));
+                None
+            }
+        }
+    } else {
+        None
     };
-    let store = SessionStore::new(dirs.sessions());
-    let session = sessions::open(
-        &store,
-        &choice,
-        &NewSession {
-            directory: &cwd,
-            provider: &provider.id,
-            model: &provider.model,
-            prompt: &prompt,
-            at,
-            entropy: entropy(),
-        },
-    )?;
-    ui.session(
-        session.log.id().as_str(),
-        session.resumed,
-        &provider.id,
-        &provider.model,
-    );
+
     if provider.price.is_none() {
         ui.note(&format!(
             "cm does not know the price of `{}`, so costs are not shown; the request is sent as is \
@@ -136,15 +220,32 @@ pub fn prepare(args: &RunArgs, ui: &mut Ui) -> Result<Prepared, Failure> {
     agent_config.max_output_tokens = provider
         .output_limit
         .map(|limit| u32::try_from(limit.min(32_000)).unwrap_or(32_000));
+    agent_config.reasoning = reasoning(
+        args.effort,
+        config
+            .model_config(&provider.id, &provider.model)
+            .and_then(|m| m.effort),
+    );
     agent_config.permissions = Box::new(rules);
-    let agent = Agent::resume(agent_config, &session.state, entropy());
+    if let Some(log) = &debug {
+        log.line(&format!(
+            "config: provider {} ({:?}) at {}, model {}, reasoning {:?}, context {:?}",
+            provider.id,
+            provider.format,
+            debug_log::redact_url(&provider.endpoint.base_url),
+            provider.model,
+            agent_config.reasoning.map(|r| r.effort),
+            provider.context
+        ));
+    }
 
     Ok(Prepared {
-        agent,
+        config: agent_config,
         provider,
-        session,
-        prompt,
         workspace,
+        cwd,
+        store: SessionStore::new(dirs.sessions()),
+        debug,
     })
 }
 
@@ -172,7 +273,8 @@ fn read_piped_stdin() -> Result<Option<String>, Failure> {
     Ok(Some(prompt::decode_piped(&bytes)))
 }
 
-fn wall_clock() -> UnixMillis {
+/// Now, by the system clock.
+pub fn wall_clock() -> UnixMillis {
     let since = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
@@ -180,7 +282,7 @@ fn wall_clock() -> UnixMillis {
 }
 
 /// 64 random bits from the kernel, or from the clock and the process id if that fails.
-fn entropy() -> u64 {
+pub fn entropy() -> u64 {
     let mut bytes = [0u8; 8];
     let from_kernel = std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut bytes))
@@ -192,4 +294,25 @@ fn entropy() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
     nanos ^ (u64::from(std::process::id()) << 32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_flag_wins_over_the_configured_effort_and_none_means_no_reasoning() {
+        assert_eq!(reasoning(None, None), None);
+        assert_eq!(
+            reasoning(None, Some(Effort::Low)),
+            Some(ReasoningConfig {
+                effort: Effort::Low,
+                budget_tokens: None
+            })
+        );
+        assert_eq!(
+            reasoning(Some(Effort::High), Some(Effort::Low)).map(|r| r.effort),
+            Some(Effort::High)
+        );
+    }
 }

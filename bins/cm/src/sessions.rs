@@ -118,15 +118,33 @@ fn create(store: &SessionStore, new: &NewSession<'_>) -> Result<OpenSession, Fai
     })
 }
 
-/// The first line of the prompt, at most 60 characters.
+/// The longest title, in characters, before it is cut with `…`.
+pub const TITLE_CHARS: usize = 60;
+
+/// A session's title: the first non-blank line of its first prompt, with control
+/// characters dropped, runs of whitespace collapsed to one space, and at most
+/// [`TITLE_CHARS`] characters (cut with `…`).
 pub fn title(prompt: &str) -> String {
-    let line = prompt.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    let line = line.trim();
-    let mut title: String = line.chars().take(60).collect();
+    let line = prompt
+        .lines()
+        .find(|l| l.chars().any(|c| !c.is_whitespace() && !c.is_control()))
+        .unwrap_or("");
+    let words: Vec<String> = line
+        .split(|c: char| c.is_whitespace())
+        .map(|w| w.chars().filter(|c| !c.is_control()).collect::<String>())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let line = words.join(" ");
+    let mut title: String = line.chars().take(TITLE_CHARS).collect();
     if title.len() < line.len() {
         title.push('…');
     }
     title
+}
+
+/// Stored session failures as cm reports them (a held lock is the user's to resolve).
+pub fn store_failure_message(error: StoreError) -> Failure {
+    store_failure(error)
 }
 
 fn store_failure(error: StoreError) -> Failure {
@@ -160,6 +178,18 @@ mod tests {
     fn titles_are_the_first_line_shortened() {
         assert_eq!(title("\n fix the tests \nmore"), "fix the tests");
         assert_eq!(title(&"x".repeat(70)).chars().count(), 61);
+        assert!(title(&"x".repeat(70)).ends_with('…'));
+        assert_eq!(
+            title("fix\tthe   \u{1b}[31mred\u{7} tests"),
+            "fix the [31mred tests"
+        );
+        assert_eq!(title("\u{7}\n\n  \nhello  world"), "hello world");
+        assert_eq!(title(""), "");
+        assert_eq!(
+            title(&"é".repeat(60)),
+            "é".repeat(60),
+            "60 characters, not bytes"
+        );
     }
 
     #[test]

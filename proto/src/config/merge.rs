@@ -57,6 +57,8 @@ impl ModelConfig {
     pub fn merge(&mut self, later: ModelConfig) {
         replace(&mut self.context, later.context);
         replace(&mut self.output, later.output);
+        replace(&mut self.images, later.images);
+        replace(&mut self.effort, later.effort);
         match (&mut self.price, later.price) {
             (Some(price), Some(later)) => price.merge(later),
             (price, later) => replace(price, later),

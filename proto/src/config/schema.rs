@@ -99,6 +99,10 @@ pub struct ModelConfig {
     /// Whether the model accepts images; tools then return images as image parts.
     #[serde(default)]
     pub images: Option<bool>,
+    /// The reasoning effort sent with every request (`"low"`, `"medium"`, `"high"`);
+    /// `--effort` overrides it.
+    #[serde(default)]
+    pub effort: Option<crate::provider::Effort>,
 }
 
 /// Price overrides in USD per million tokens; each field is optional.

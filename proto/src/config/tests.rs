@@ -382,3 +382,26 @@ fn compaction_is_on_unless_a_layer_turns_it_off() {
     );
     assert!(error(r#"{"compaction": "no"}"#).contains("compaction"));
 }
+
+#[test]
+fn a_model_may_set_its_reasoning_effort_and_a_later_layer_overrides_it() {
+    use crate::provider::Effort;
+    let global = layer(r#"{"provider": {"openai": {"models": {"o3": {"effort": "low"}}}}}"#);
+    let project = layer(r#"{"provider": {"openai": {"models": {"o3": {"effort": "high"}}}}}"#);
+    let only_global = Config::from_layers([global.clone()]);
+    assert_eq!(
+        only_global
+            .model_config("openai", "o3")
+            .and_then(|m| m.effort),
+        Some(Effort::Low)
+    );
+    let both = Config::from_layers([global, project]);
+    assert_eq!(
+        both.model_config("openai", "o3").and_then(|m| m.effort),
+        Some(Effort::High)
+    );
+    assert!(
+        error(r#"{"provider": {"openai": {"models": {"o3": {"effort": "max"}}}}}"#)
+            .contains("effort")
+    );
+}

@@ -319,6 +319,26 @@ impl SessionStore {
         Ok(sessions)
     }
 
+    /// Removes a session's log; refused with [`StoreError::Locked`] while another process
+    /// has it open (the lock is held across the removal, so no writer can slip in).
+    pub fn delete(&self, id: &SessionId) -> Result<(), StoreError> {
+        let path = self.path_of(id);
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::NotFound => StoreError::NotFound { id: id.clone() },
+                _ => io_at(&path)(e),
+            })?;
+        lock(&file, id, &path)?;
+        fs::remove_file(&path).map_err(io_at(&path))?;
+        if let Ok(dir) = File::open(&self.dir) {
+            let _ = dir.sync_all();
+        }
+        Ok(())
+    }
+
     /// The most recently written session started in `dir` (for `--continue`).
     pub fn newest_for_directory(&self, dir: &Path) -> Result<Option<SessionInfo>, StoreError> {
         Ok(self
@@ -536,5 +556,19 @@ mod tests {
         log.append(&json!({"n": 3})).unwrap();
         let text = std::fs::read_to_string(log.path()).unwrap();
         assert_eq!(text, "{\"n\":1}\n{\"n\":3}\n");
+    }
+
+    #[test]
+    fn delete_removes_a_log_but_not_one_in_use() {
+        let dir = TestDir::new("store-delete");
+        let store = SessionStore::new(dir.join("sessions"));
+        let s = id("ses_d");
+        let log = store.create(&s).unwrap();
+        assert!(matches!(store.delete(&s), Err(StoreError::Locked { .. })));
+        assert!(store.path_of(&s).exists());
+        drop(log);
+        store.delete(&s).unwrap();
+        assert!(!store.path_of(&s).exists());
+        assert!(matches!(store.delete(&s), Err(StoreError::NotFound { .. })));
     }
 }

@@ -195,3 +195,27 @@ impl Run {
             .collect()
     }
 }
+
+impl Sandbox {
+    /// The command for `program args...` in the project, with the same clean environment
+    /// as [`Sandbox::command`] (for wrappers such as `script` that start cm themselves).
+    pub fn other_command(&self, program: &str, args: &[&str]) -> Command {
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .current_dir(&self.project)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.root.join("home"))
+            .env("XDG_CONFIG_HOME", self.root.join("config"))
+            .env("XDG_DATA_HOME", self.root.join("data"))
+            .env("XDG_STATE_HOME", self.root.join("state"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (name, value) in &self.env {
+            command.env(name, value);
+        }
+        command
+    }
+}
