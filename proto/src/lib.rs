@@ -10,6 +10,8 @@
 //! Settings: the JSONC configuration ([`config`]), permission rules ([`permission`]) and
 //! the model catalog with prices ([`model`]); config files arrive as text.
 //!
+//! Logins: API keys, OAuth (PKCE, device flow, token exchange) and refresh ([`auth`]).
+//!
 //! On top of them: the agent's turn loop as a state machine ([`agent`]) and the session
 //! records it writes and replays ([`session`]).
 //!
@@ -23,6 +25,8 @@
 #![deny(missing_docs)]
 
 pub mod agent;
+pub mod auth;
+pub mod base64;
 pub mod config;
 pub mod http;
 pub mod message;
