@@ -10,6 +10,8 @@
 //! Settings: the JSONC configuration ([`config`]), permission rules ([`permission`]) and
 //! the model catalog with prices ([`model`]); config files arrive as text.
 //!
+//! Logins: API keys, OAuth (PKCE, device flow, token exchange) and refresh ([`auth`]).
+//!
 //! On top of them: the agent's turn loop as a state machine ([`agent`]), the session
 //! records it writes and replays ([`session`]), and the tools' specs and pure logic —
 //! file tools over a file-system trait, patches, todos ([`tool`]).
@@ -24,6 +26,8 @@
 #![deny(missing_docs)]
 
 pub mod agent;
+pub mod auth;
+pub mod base64;
 pub mod config;
 pub mod http;
 pub mod message;

@@ -14,7 +14,6 @@
 
 pub mod apply_patch;
 pub mod args;
-pub mod base64;
 mod builtin;
 pub mod diff;
 mod edit;
@@ -31,6 +30,8 @@ pub mod todo;
 pub mod webfetch;
 mod write;
 
+/// Base64 moved to [`crate::base64`]; kept here so existing paths still work.
+pub use crate::base64;
 pub use apply_patch::apply_patch;
 pub use builtin::{
     apply_patch_def, bash_def, builtin_defs, edit_def, multiedit_def, read_def, run_builtin,

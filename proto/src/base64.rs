@@ -1,21 +1,40 @@
-//! Standard base64 (RFC 4648 §4, with `=` padding): image bytes for the model, binary file
-//! contents in session records.
+//! Base64 (RFC 4648): the standard alphabet with `=` padding (§4) for image bytes and binary
+//! file contents in session records, and the URL-safe alphabet without padding (§5) for
+//! PKCE verifiers and challenges.
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const URL_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /// Encodes bytes as standard, padded base64.
 pub fn encode(bytes: &[u8]) -> String {
+    encode_with(bytes, ALPHABET, true)
+}
+
+/// Encodes bytes as URL-safe base64 without padding (`-` and `_`, no `=`), as PKCE wants.
+pub fn encode_url_unpadded(bytes: &[u8]) -> String {
+    encode_with(bytes, URL_ALPHABET, false)
+}
+
+fn encode_with(bytes: &[u8], alphabet: &[u8; 64], pad: bool) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3).saturating_mul(4));
     for chunk in bytes.chunks(3) {
         let b0 = chunk[0];
         let b1 = chunk.get(1).copied().unwrap_or(0);
         let b2 = chunk.get(2).copied().unwrap_or(0);
         let n = (u32::from(b0) << 16) | (u32::from(b1) << 8) | u32::from(b2);
-        let sextet = |shift: u32| char::from(ALPHABET[((n >> shift) & 0x3f) as usize]);
+        let sextet = |shift: u32| char::from(alphabet[((n >> shift) & 0x3f) as usize]);
         out.push(sextet(18));
         out.push(sextet(12));
-        out.push(if chunk.len() > 1 { sextet(6) } else { '=' });
-        out.push(if chunk.len() > 2 { sextet(0) } else { '=' });
+        if chunk.len() > 1 {
+            out.push(sextet(6));
+        } else if pad {
+            out.push('=');
+        }
+        if chunk.len() > 2 {
+            out.push(sextet(0));
+        } else if pad {
+            out.push('=');
+        }
     }
     out
 }
@@ -62,7 +81,16 @@ pub fn decode(text: &str) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
-    use super::{decode, encode};
+    use super::{decode, encode, encode_url_unpadded};
+
+    #[test]
+    fn url_safe_variant_swaps_plus_and_slash_and_drops_padding() {
+        assert_eq!(encode_url_unpadded(&[0xfb, 0xff, 0xbf]), "-_-_");
+        assert_eq!(encode_url_unpadded(b"f"), "Zg");
+        assert_eq!(encode_url_unpadded(b"fo"), "Zm8");
+        assert_eq!(encode_url_unpadded(b"foobar"), "Zm9vYmFy");
+        assert_eq!(encode_url_unpadded(b""), "");
+    }
 
     #[test]
     fn decode_inverts_encode_and_refuses_garbage() {
