@@ -615,3 +615,541 @@ fn debug(message: &str) -> StreamEvent {
         message: message.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::{ErrorKind, StreamDecoder as _};
+    use StreamEvent::*;
+
+    fn event(data: &str, offset: u64) -> sse::Event {
+        sse::Event {
+            event: "message".into(),
+            data: data.into(),
+            id: String::new(),
+            offset,
+        }
+    }
+
+    /// Feeds each payload, then finishes.
+    fn run(payloads: &[&str]) -> (Vec<StreamEvent>, Result<(), DecodeError>) {
+        let mut decoder = StreamDecoder::new();
+        let mut out = Vec::new();
+        for (i, data) in payloads.iter().enumerate() {
+            decoder
+                .decode(&event(data, i as u64 * 100), &mut out)
+                .unwrap();
+        }
+        let end = decoder.finish(&mut out);
+        (out, end)
+    }
+
+    fn chunk(parts: &str, finish: Option<&str>) -> String {
+        let finish = finish.map_or(String::new(), |f| format!(r#","finishReason":"{f}""#));
+        format!(
+            r#"{{"candidates":[{{"content":{{"role":"model","parts":[{parts}]}}{finish},"index":0}}],"modelVersion":"gemini-3-pro","responseId":"r1"}}"#
+        )
+    }
+
+    fn start() -> StreamEvent {
+        Start {
+            id: Some("r1".into()),
+            model: Some("gemini-3-pro".into()),
+        }
+    }
+
+    fn text(part: usize, text: &str) -> StreamEvent {
+        TextDelta {
+            part,
+            text: text.into(),
+        }
+    }
+
+    fn stop(reason: StopReason) -> StreamEvent {
+        Stop {
+            reason,
+            sequence: None,
+        }
+    }
+
+    fn reasoning_end(part: usize, signature: Option<&str>) -> StreamEvent {
+        ReasoningEnd {
+            part,
+            signature: signature.map(str::to_string),
+            redacted: None,
+            encrypted: None,
+            id: None,
+        }
+    }
+
+    fn call_start(part: usize, id: &str, name: &str) -> StreamEvent {
+        ToolCallStart {
+            part,
+            id: id.into(),
+            name: name.into(),
+            item_id: None,
+        }
+    }
+
+    fn call_end(part: usize, arguments: &str) -> StreamEvent {
+        ToolCallEnd {
+            part,
+            arguments: arguments.into(),
+        }
+    }
+
+    #[test]
+    fn text_chunks_continue_one_part_and_the_finish_chunk_ends_the_response() {
+        let (out, end) = run(&[
+            &chunk(r#"{"text":"Hello"}"#, None),
+            &chunk(r#"{"text":", world"}"#, None),
+            &chunk(r#"{"text":""}"#, Some("STOP")),
+        ]);
+        assert_eq!(
+            out,
+            vec![
+                start(),
+                text(0, "Hello"),
+                text(0, ", world"),
+                stop(StopReason::EndTurn),
+                End
+            ]
+        );
+        assert_eq!(end, Ok(()));
+    }
+
+    #[test]
+    fn thoughts_are_reasoning_and_a_signature_on_an_empty_text_part_signs_it() {
+        let (out, _) = run(&[
+            &chunk(r#"{"text":"Let me think","thought":true}"#, None),
+            &chunk(r#"{"text":" hard.","thought":true}"#, None),
+            &chunk(r#"{"text":"Answer."}"#, None),
+            &chunk(r#"{"text":"","thoughtSignature":"SIG"}"#, Some("STOP")),
+        ]);
+        assert_eq!(
+            out,
+            vec![
+                start(),
+                ReasoningDelta {
+                    part: 0,
+                    text: "Let me think".into()
+                },
+                ReasoningDelta {
+                    part: 0,
+                    text: " hard.".into()
+                },
+                reasoning_end(0, None),
+                text(1, "Answer."),
+                reasoning_end(2, Some("SIG")),
+                stop(StopReason::EndTurn),
+                End
+            ]
+        );
+    }
+
+    #[test]
+    fn a_signature_on_a_thought_part_stays_with_that_reasoning() {
+        let (out, _) = run(&[&chunk(
+            r#"{"text":"hmm","thought":true,"thoughtSignature":"S1"},{"text":"Hi","thoughtSignature":"S2"}"#,
+            Some("STOP"),
+        )]);
+        assert_eq!(
+            out,
+            vec![
+                start(),
+                ReasoningDelta {
+                    part: 0,
+                    text: "hmm".into()
+                },
+                reasoning_end(0, Some("S1")),
+                reasoning_end(1, Some("S2")),
+                text(2, "Hi"),
+                stop(StopReason::EndTurn),
+                End
+            ]
+        );
+    }
+
+    #[test]
+    fn function_calls_are_complete_and_keep_their_signature() {
+        let (out, _) = run(&[
+            &chunk(
+                r#"{"text":"Checking."},{"functionCall":{"name":"weather","args":{"city":"Paris \"FR\""}},"thoughtSignature":"SIG"},{"functionCall":{"id":"fc-7","name":"time"}}"#,
+                None,
+            ),
+            &chunk(r#"{"text":""}"#, Some("STOP")),
+        ]);
+        assert_eq!(
+            out,
+            vec![
+                start(),
+                text(0, "Checking."),
+                call_start(1, "call_1_r1", "weather"),
+                ToolCallSignature {
+                    part: 1,
+                    signature: "SIG".into()
+                },
+                call_end(1, r#"{"city":"Paris \"FR\""}"#),
+                call_start(2, "fc-7", "time"),
+                call_end(2, "{}"),
+                stop(StopReason::ToolUse),
+                End
+            ]
+        );
+        let mut assembler = crate::provider::MessageAssembler::new(Default::default());
+        out.iter().for_each(|e| assembler.push(e));
+        let message = assembler.finish().message;
+        let calls: Vec<_> = message.tool_calls().collect();
+        assert_eq!(calls[0].signature.as_deref(), Some("SIG"));
+        assert_eq!(calls[1].signature, None);
+    }
+
+    #[test]
+    fn streamed_partial_args_are_merged_into_the_arguments() {
+        let (out, _) = run(&[
+            &chunk(
+                r#"{"functionCall":{"name":"edit","willContinue":true},"thoughtSignature":"S"}"#,
+                None,
+            ),
+            &chunk(
+                r#"{"functionCall":{"partialArgs":[{"jsonPath":"$.path","stringValue":"src/","willContinue":true}],"willContinue":true}}"#,
+                None,
+            ),
+            &chunk(
+                r#"{"functionCall":{"partialArgs":[{"jsonPath":"$.path","stringValue":"main.rs"},{"jsonPath":"$.lines[1]","numberValue":7},{"jsonPath":"$.opts['dry run']","boolValue":true},{"jsonPath":"$.x","nullValue":"NULL_VALUE"}],"willContinue":true}}"#,
+                None,
+            ),
+            &chunk(
+                r#"{"functionCall":{"partialArgs":[{"jsonPath":"bogus","stringValue":"?"}],"willContinue":true}}"#,
+                None,
+            ),
+            &chunk(r#"{"functionCall":{}}"#, Some("STOP")),
+        ]);
+        assert_eq!(out[1], call_start(0, "call_0_r1", "edit"));
+        assert_eq!(
+            out[2],
+            ToolCallSignature {
+                part: 0,
+                signature: "S".into()
+            }
+        );
+        assert_eq!(
+            out[3],
+            Debug {
+                message: "partialArgs entry skipped: unsupported jsonPath \"bogus\"".into()
+            }
+        );
+        let StreamEvent::ToolCallEnd { part: 0, arguments } = &out[4] else {
+            panic!("{out:?}");
+        };
+        let args: Value = serde_json::from_str(arguments).unwrap();
+        assert_eq!(
+            args,
+            serde_json::json!({"path": "src/main.rs", "lines": [null, 7], "opts": {"dry run": true}, "x": null})
+        );
+        assert_eq!(&out[5..], &[stop(StopReason::ToolUse), End]);
+    }
+
+    #[test]
+    fn a_continuation_without_an_open_call_is_skipped() {
+        let (out, _) = run(&[&chunk(
+            r#"{"functionCall":{"partialArgs":[]}}"#,
+            Some("STOP"),
+        )]);
+        assert_eq!(
+            out,
+            vec![
+                start(),
+                Debug {
+                    message: "functionCall without a name and no open call skipped".into()
+                },
+                stop(StopReason::EndTurn),
+                End
+            ]
+        );
+    }
+
+    #[test]
+    fn usage_is_the_last_running_total_with_thoughts_in_the_output() {
+        let (out, _) = run(&[
+            r#"{"candidates":[{"content":{"parts":[{"text":"a"}]}}],"usageMetadata":{"trafficType":"ON_DEMAND"}}"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":"b"}]},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":100,"cachedContentTokenCount":60,"candidatesTokenCount":10,"thoughtsTokenCount":5,"totalTokenCount":115}}"#,
+        ]);
+        let usages: Vec<&StreamEvent> = out.iter().filter(|e| matches!(e, Usage(_))).collect();
+        assert_eq!(
+            usages,
+            vec![&Usage(crate::message::Usage {
+                input_tokens: 40,
+                output_tokens: 15,
+                cache_read_tokens: 60,
+                cache_write_tokens: 0,
+                reasoning_tokens: 5,
+            })],
+            "the counter-less chunk gives no usage"
+        );
+        // A total that shows thoughts inside the candidates count: not added twice.
+        let (out, _) = run(&[
+            r#"{"candidates":[{"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":10,"candidatesTokenCount":30,"thoughtsTokenCount":20,"totalTokenCount":40}}"#,
+        ]);
+        assert!(out.contains(&Usage(crate::message::Usage {
+            input_tokens: 10,
+            output_tokens: 30,
+            reasoning_tokens: 20,
+            ..Default::default()
+        })));
+    }
+
+    #[test]
+    fn every_finish_reason_maps() {
+        for (reason, want, filtered) in [
+            ("STOP", StopReason::EndTurn, false),
+            ("MAX_TOKENS", StopReason::MaxTokens, false),
+            ("SAFETY", StopReason::ContentFilter, true),
+            ("RECITATION", StopReason::ContentFilter, true),
+            ("BLOCKLIST", StopReason::ContentFilter, true),
+            ("PROHIBITED_CONTENT", StopReason::ContentFilter, true),
+            ("SPII", StopReason::ContentFilter, true),
+            ("IMAGE_SAFETY", StopReason::ContentFilter, true),
+            (
+                "MALFORMED_FUNCTION_CALL",
+                StopReason::Other("MALFORMED_FUNCTION_CALL".into()),
+                false,
+            ),
+            ("OTHER", StopReason::Other("OTHER".into()), false),
+        ] {
+            let (out, end) = run(&[&chunk(r#"{"text":"x"}"#, Some(reason))]);
+            assert_eq!(end, Ok(()), "{reason}");
+            assert_eq!(out[out.len() - 2], stop(want), "{reason}");
+            let debug = Debug {
+                message: format!("output stopped by Gemini's filter ({reason})"),
+            };
+            assert_eq!(out.contains(&debug), filtered, "{reason}");
+        }
+    }
+
+    #[test]
+    fn a_blocked_prompt_is_a_content_filter_stop() {
+        let (out, end) = run(&[
+            r#"{"promptFeedback":{"blockReason":"SAFETY","blockReasonMessage":"unsafe prompt"},"usageMetadata":{"promptTokenCount":8,"totalTokenCount":8},"responseId":"r1","modelVersion":"gemini-3-pro"}"#,
+        ]);
+        assert_eq!(end, Ok(()));
+        assert_eq!(
+            out,
+            vec![
+                start(),
+                Usage(crate::message::Usage {
+                    input_tokens: 8,
+                    ..Default::default()
+                }),
+                Debug {
+                    message: "prompt blocked (SAFETY): unsafe prompt".into()
+                },
+                stop(StopReason::ContentFilter),
+                End
+            ]
+        );
+    }
+
+    #[test]
+    fn an_error_payload_is_an_in_stream_error() {
+        let (out, end) = run(&[
+            &chunk(r#"{"text":"a"}"#, None),
+            r#"{"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}"#,
+        ]);
+        let Error(error) = &out[2] else {
+            panic!("{out:?}")
+        };
+        assert_eq!(error.kind, ErrorKind::Overloaded);
+        assert_eq!(error.message, "The model is overloaded.");
+        assert_eq!(error.status, None);
+        assert_eq!(
+            end,
+            Err(DecodeError::Truncated {
+                last_event: "error".into()
+            })
+        );
+    }
+
+    #[test]
+    fn payloads_after_the_end_are_ignored() {
+        let (out, _) = run(&[
+            &chunk(r#"{"text":"a"}"#, Some("STOP")),
+            &chunk(r#"{"text":"b"}"#, None),
+        ]);
+        assert_eq!(
+            out.last(),
+            Some(&Debug {
+                message: "payload after the finishing chunk ignored".into()
+            })
+        );
+        assert!(!out.contains(&text(0, "b")));
+    }
+
+    #[test]
+    fn unknown_parts_and_extra_candidates_give_debug() {
+        let (out, _) = run(&[
+            r#"{"candidates":[{"content":{"parts":[{"executableCode":{"code":"1"}},{"text":"a"},7]},"index":0},{"content":{"parts":[{"text":"b"}]},"index":1}]}"#,
+        ]);
+        assert_eq!(
+            out,
+            vec![
+                Start {
+                    id: None,
+                    model: None
+                },
+                Debug {
+                    message: "executableCode part skipped".into()
+                },
+                text(0, "a"),
+                Debug {
+                    message: "part that is not an object skipped".into()
+                },
+                Debug {
+                    message: "candidate 1 skipped (only the first is read)".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_stream_without_a_finish_reason_is_truncated_and_open_things_close() {
+        let (out, end) = run(&[
+            &chunk(r#"{"text":"hm","thought":true}"#, None),
+            &chunk(r#"{"functionCall":{"name":"f","willContinue":true}}"#, None),
+            &chunk(
+                r#"{"functionCall":{"partialArgs":[{"jsonPath":"$.a","stringValue":"x"}],"willContinue":true}}"#,
+                None,
+            ),
+        ]);
+        assert_eq!(out.last(), Some(&call_end(1, r#"{"a":"x"}"#)));
+        assert_eq!(
+            end,
+            Err(DecodeError::Truncated {
+                last_event: "chunk".into()
+            })
+        );
+    }
+
+    #[test]
+    fn malformed_json_is_an_error_and_the_decoder_recovers() {
+        let mut decoder = StreamDecoder::new();
+        let mut out = Vec::new();
+        let err = decoder
+            .decode(&event("{\"candidates\":[", 42), &mut out)
+            .unwrap_err();
+        assert!(
+            matches!(err, DecodeError::InvalidJson { offset: 42, .. }),
+            "{err:?}"
+        );
+        decoder
+            .decode(
+                &event(&chunk(r#"{"text":"ok"}"#, Some("STOP")), 99),
+                &mut out,
+            )
+            .unwrap();
+        assert_eq!(
+            out,
+            vec![start(), text(0, "ok"), stop(StopReason::EndTurn), End]
+        );
+        decoder.decode(&event("", 200), &mut out).unwrap();
+        assert_eq!(decoder.finish(&mut out), Ok(()));
+    }
+
+    #[test]
+    fn an_html_page_is_a_typed_error() {
+        let mut decoder = StreamDecoder::new();
+        let mut out = Vec::new();
+        let err = decoder
+            .decode(&event("<html><body>502</body></html>", 0), &mut out)
+            .unwrap_err();
+        assert!(matches!(err, DecodeError::InvalidJson { .. }));
+        assert!(matches!(
+            decode_body(b"<html>502</html>"),
+            Err(DecodeError::NotAResponse { .. })
+        ));
+    }
+
+    #[test]
+    fn every_split_of_a_raw_stream_gives_the_same_events() {
+        let raw = format!(
+            "data: {}\r\n\r\ndata: {}\r\n\r\ndata: {}\r\n\r\n",
+            chunk(r#"{"text":"caf\u00e9 \"q\""}"#, None),
+            chunk(
+                r#"{"functionCall":{"name":"f","args":{"k":"v\n"}},"thoughtSignature":"S"}"#,
+                None
+            ),
+            chunk(r#"{"text":"","thoughtSignature":"T"}"#, Some("STOP")),
+        );
+        let decode = |pieces: &[&[u8]]| {
+            let mut parser = sse::Parser::new();
+            let mut decoder = StreamDecoder::new();
+            let mut out = Vec::new();
+            for piece in pieces {
+                let mut events = Vec::new();
+                parser.feed(piece, &mut events).unwrap();
+                for e in &events {
+                    decoder.decode(e, &mut out).unwrap();
+                }
+            }
+            decoder.finish(&mut out).unwrap();
+            out
+        };
+        let bytes = raw.as_bytes();
+        let whole = decode(&[bytes]);
+        assert_eq!(whole.last(), Some(&End));
+        for at in 0..=bytes.len() {
+            assert_eq!(
+                decode(&[&bytes[..at], &bytes[at..]]),
+                whole,
+                "split at {at}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_body_gives_the_same_events_as_a_stream() {
+        let body = chunk(
+            r#"{"text":"Hi"},{"functionCall":{"name":"f","args":{"a":1}},"thoughtSignature":"S"}"#,
+            Some("STOP"),
+        );
+        let events = decode_body(body.as_bytes()).unwrap();
+        let (streamed, _) = run(&[&body]);
+        assert_eq!(events, streamed);
+        let array = format!("[{}]", chunk(r#"{"text":"a"}"#, None));
+        assert_eq!(
+            decode_body(array.as_bytes()).unwrap(),
+            vec![start(), text(0, "a"), End]
+        );
+        let error =
+            decode_body(br#"{"error":{"code":400,"message":"bad","status":"INVALID_ARGUMENT"}}"#)
+                .unwrap();
+        assert!(matches!(&error[..], [Error(e)] if e.message == "bad"));
+        assert!(matches!(
+            decode_body(b"[]"),
+            Err(DecodeError::NotAResponse { .. })
+        ));
+        assert!(matches!(
+            decode_body(b"3"),
+            Err(DecodeError::NotAResponse { .. })
+        ));
+    }
+
+    #[test]
+    fn paths_parse_and_huge_indices_are_refused() {
+        assert_eq!(
+            parse_path("$.a[2][\"b.c\"]"),
+            Some(vec![
+                Segment::Key("a".into()),
+                Segment::Index(2),
+                Segment::Key("b.c".into())
+            ])
+        );
+        assert_eq!(parse_path("$"), Some(vec![]));
+        assert_eq!(parse_path("a"), None);
+        assert_eq!(parse_path("$..a"), None);
+        assert_eq!(parse_path("$[x]"), None);
+        let mut args = Value::Object(Map::new());
+        let huge = serde_json::json!({"jsonPath": "$.a[99999999999]", "numberValue": 1});
+        assert!(apply_partial_arg(&mut args, &huge).is_err());
+    }
+}
