@@ -330,3 +330,387 @@ fn call_part(call: &ToolCall, signature: Option<&str>) -> Value {
     }
     Value::Object(part)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::{Origin, ToolResult};
+    use crate::provider::ReasoningConfig;
+    use crate::tool::ToolSpec;
+
+    fn endpoint(base: &str, credential: Option<Credential>) -> Endpoint {
+        Endpoint {
+            base_url: base.into(),
+            credential,
+            headers: Headers::new(),
+        }
+    }
+
+    fn body(request: &Request) -> Value {
+        serde_json::from_slice(&request.body).unwrap()
+    }
+
+    fn origin(model: &str) -> Origin {
+        Origin {
+            provider: "google".into(),
+            model: model.into(),
+        }
+    }
+
+    fn call(id: &str, arguments: &str, signature: Option<&str>, model: &str) -> Part {
+        Part::ToolCall(ToolCall {
+            id: id.into(),
+            name: "read".into(),
+            arguments: arguments.into(),
+            item_id: None,
+            signature: signature.map(str::to_string),
+            origin: origin(model),
+        })
+    }
+
+    fn result(id: &str, text: &str, is_error: bool) -> Part {
+        Part::ToolResult(ToolResult {
+            call_id: id.into(),
+            name: "read".into(),
+            content: vec![ToolOutput::Text { text: text.into() }],
+            is_error,
+        })
+    }
+
+    fn conversation() -> ChatRequest {
+        ChatRequest {
+            model: "gemini-3-pro-preview".into(),
+            system: Some("Be brief.".into()),
+            messages: vec![
+                Message {
+                    role: Role::User,
+                    parts: vec![
+                        Part::text("What is in this image?"),
+                        Part::Image(Image::Base64 {
+                            media_type: "image/png".into(),
+                            data: "iVBORw0KGgo=".into(),
+                        }),
+                    ],
+                },
+                Message {
+                    role: Role::Assistant,
+                    parts: vec![
+                        Part::Reasoning(Reasoning {
+                            text: "looking".into(),
+                            signature: Some("RSIG".into()),
+                            origin: origin("gemini-3-pro-preview"),
+                            ..Reasoning::default()
+                        }),
+                        Part::Reasoning(Reasoning {
+                            text: "foreign thoughts".into(),
+                            signature: Some("other".into()),
+                            origin: origin("claude-sonnet-4-5"),
+                            ..Reasoning::default()
+                        }),
+                        Part::text("Reading both."),
+                        call(
+                            "toolu_01+/=x",
+                            r#"{"path":"a"}"#,
+                            Some("CSIG"),
+                            "gemini-3-pro-preview",
+                        ),
+                        call("call_2", "[1]", None, "gemini-3-pro-preview"),
+                    ],
+                },
+                Message {
+                    role: Role::User,
+                    parts: vec![
+                        result("toolu_01+/=x", "contents of a", false),
+                        result("call_2", "no such file", true),
+                        Part::text("Thanks."),
+                    ],
+                },
+            ],
+            tools: vec![ToolSpec {
+                name: "read".into(),
+                description: "Reads a file.".into(),
+                input_schema: json!({"type": "object", "properties": {"path": {"type": "string"}}}),
+            }],
+            tool_choice: ToolChoice::Auto,
+            max_output_tokens: Some(1024),
+            temperature: Some(0.7),
+            reasoning: Some(ReasoningConfig {
+                effort: Effort::Low,
+                budget_tokens: None,
+            }),
+            stream: true,
+            extra: Map::new(),
+        }
+    }
+
+    #[test]
+    fn full_conversation_becomes_gemini_contents() {
+        let request = build_request(
+            &endpoint("", Some(Credential::ApiKey("AIza-test".into()))),
+            &conversation(),
+        );
+        assert_eq!(request.method, Method::Post);
+        assert_eq!(
+            request.url,
+            "https://generativelanguage.googleapis.com/v1beta/models/gemini-3-pro-preview:streamGenerateContent?alt=sse"
+        );
+        let headers: Vec<(&str, &str)> = request.headers.iter().collect();
+        assert_eq!(
+            headers,
+            vec![
+                ("content-type", "application/json"),
+                ("accept", "text/event-stream"),
+                ("x-goog-api-key", "AIza-test"),
+            ]
+        );
+        let wired = wire_tool_call_id("toolu_01+/=x");
+        assert_eq!(
+            body(&request),
+            json!({
+                "contents": [
+                    {"role": "user", "parts": [
+                        {"text": "What is in this image?"},
+                        {"inlineData": {"mimeType": "image/png", "data": "iVBORw0KGgo="}},
+                    ]},
+                    {"role": "model", "parts": [
+                        {"text": "looking", "thought": true, "thoughtSignature": "RSIG"},
+                        {"text": "Reading both."},
+                        {"functionCall": {"id": wired, "name": "read", "args": {"path": "a"}},
+                         "thoughtSignature": "CSIG"},
+                        {"functionCall": {"id": "call_2", "name": "read", "args": {}}},
+                    ]},
+                    {"role": "user", "parts": [
+                        {"functionResponse": {"id": wired, "name": "read",
+                                              "response": {"content": "contents of a"}}},
+                        {"functionResponse": {"id": "call_2", "name": "read",
+                                              "response": {"error": "no such file"}}},
+                        {"text": "Thanks."},
+                    ]},
+                ],
+                "systemInstruction": {"parts": [{"text": "Be brief."}]},
+                "tools": [{"functionDeclarations": [{
+                    "name": "read",
+                    "description": "Reads a file.",
+                    "parameters": {"type": "object", "properties": {"path": {"type": "string"}}},
+                }]}],
+                "toolConfig": {"functionCallingConfig": {"mode": "AUTO"}},
+                "generationConfig": {
+                    "maxOutputTokens": 1024,
+                    "temperature": 0.7,
+                    "thinkingConfig": {"thinkingBudget": 2048, "includeThoughts": true},
+                },
+            })
+        );
+    }
+
+    #[test]
+    fn unsigned_calls_from_elsewhere_get_the_sentinel_on_the_first_call_only() {
+        let mut request = ChatRequest {
+            model: "gemini-3-pro-preview".into(),
+            messages: vec![Message {
+                role: Role::Assistant,
+                parts: vec![
+                    call("c1", "{}", Some("from-another-model"), "gpt-5"),
+                    call("c2", "{}", None, "gpt-5"),
+                ],
+            }],
+            ..ChatRequest::default()
+        };
+        let parts = |request: &ChatRequest| {
+            body(&build_request(
+                &endpoint("https://g/v1beta/", None),
+                request,
+            ))["contents"][0]["parts"]
+                .clone()
+        };
+        assert_eq!(
+            parts(&request),
+            json!([
+                {"functionCall": {"id": "c1", "name": "read", "args": {}},
+                 "thoughtSignature": SKIP_SIGNATURE_SENTINEL},
+                {"functionCall": {"id": "c2", "name": "read", "args": {}}},
+            ])
+        );
+        request.model = "models/gemini-2.5-flash".into();
+        assert_eq!(
+            parts(&request),
+            json!([
+                {"functionCall": {"id": "c1", "name": "read", "args": {}}},
+                {"functionCall": {"id": "c2", "name": "read", "args": {}}},
+            ]),
+            "Gemini 2 does not validate signatures"
+        );
+        let built = build_request(&endpoint("https://g/v1beta/", None), &request);
+        assert_eq!(
+            built.url,
+            "https://g/v1beta/models/gemini-2.5-flash:generateContent"
+        );
+    }
+
+    #[test]
+    fn a_bare_signature_is_replayed_on_an_empty_text_part() {
+        let request = ChatRequest {
+            model: "gemini-3-pro-preview".into(),
+            messages: vec![Message {
+                role: Role::Assistant,
+                parts: vec![
+                    Part::text("Three."),
+                    Part::Reasoning(Reasoning {
+                        signature: Some("SIG".into()),
+                        origin: origin("gemini-3-pro-preview"),
+                        ..Reasoning::default()
+                    }),
+                    Part::Reasoning(Reasoning::default()),
+                ],
+            }],
+            ..ChatRequest::default()
+        };
+        let b = body(&build_request(&endpoint("", None), &request));
+        assert_eq!(
+            b["contents"],
+            json!([{"role": "model", "parts": [
+                {"text": "Three."},
+                {"text": "", "thoughtSignature": "SIG"},
+            ]}])
+        );
+    }
+
+    #[test]
+    fn tool_choice_variants_and_explicit_budget() {
+        let mut request = ChatRequest {
+            model: "m".into(),
+            ..ChatRequest::default()
+        };
+        let b = body(&build_request(&endpoint("", None), &request));
+        assert_eq!(b, json!({"contents": []}), "nothing optional is sent");
+        for (choice, expected) in [
+            (ToolChoice::Required, json!({"mode": "ANY"})),
+            (ToolChoice::None, json!({"mode": "NONE"})),
+            (
+                ToolChoice::Tool("read".into()),
+                json!({"mode": "ANY", "allowedFunctionNames": ["read"]}),
+            ),
+        ] {
+            request.tool_choice = choice;
+            let b = body(&build_request(&endpoint("", None), &request));
+            assert_eq!(b["toolConfig"]["functionCallingConfig"], expected);
+        }
+        request.reasoning = Some(ReasoningConfig {
+            effort: Effort::High,
+            budget_tokens: Some(5000),
+        });
+        let b = body(&build_request(&endpoint("", None), &request));
+        assert_eq!(
+            b["generationConfig"],
+            json!({"thinkingConfig": {"thinkingBudget": 5000, "includeThoughts": true}})
+        );
+    }
+
+    #[test]
+    fn bearer_credential_endpoint_headers_and_extra_override() {
+        let mut headers = Headers::new();
+        headers.push("Accept", "application/json");
+        headers.push("x-goog-user-project", "proj");
+        let endpoint = Endpoint {
+            base_url: "https://us-central1-aiplatform.googleapis.com/v1/projects/p/locations/us-central1/publishers/google".into(),
+            credential: Some(Credential::Bearer("ya29.tok".into())),
+            headers,
+        };
+        let mut request = ChatRequest {
+            model: "gemini-3-pro".into(),
+            stream: true,
+            ..ChatRequest::default()
+        };
+        request.extra.insert("safetySettings".into(), json!([]));
+        request.extra.insert("contents".into(), json!("overridden"));
+        let built = build_request(&endpoint, &request);
+        let headers: Vec<(&str, &str)> = built.headers.iter().collect();
+        assert_eq!(
+            headers,
+            vec![
+                ("content-type", "application/json"),
+                ("authorization", "Bearer ya29.tok"),
+                ("Accept", "application/json"),
+                ("x-goog-user-project", "proj"),
+            ]
+        );
+        assert!(built
+            .url
+            .ends_with("/publishers/google/models/gemini-3-pro:streamGenerateContent?alt=sse"));
+        assert_eq!(
+            body(&built),
+            json!({"contents": "overridden", "safetySettings": []})
+        );
+    }
+
+    #[test]
+    fn url_images_and_tool_result_images() {
+        let request = ChatRequest {
+            model: "m".into(),
+            messages: vec![Message {
+                role: Role::User,
+                parts: vec![
+                    Part::Image(Image::Url {
+                        url: "data:image/gif;base64,R0lG".into(),
+                    }),
+                    Part::Image(Image::Url {
+                        url: "https://x/a.JPG?s=1".into(),
+                    }),
+                    Part::Image(Image::Url {
+                        url: "https://x/picture".into(),
+                    }),
+                    Part::ToolResult(ToolResult {
+                        call_id: "c".into(),
+                        name: "shot".into(),
+                        content: vec![
+                            ToolOutput::Text {
+                                text: "taken".into(),
+                            },
+                            ToolOutput::Image(Image::Base64 {
+                                media_type: "image/webp".into(),
+                                data: "UklG".into(),
+                            }),
+                        ],
+                        is_error: false,
+                    }),
+                ],
+            }],
+            ..ChatRequest::default()
+        };
+        let b = body(&build_request(&endpoint("", None), &request));
+        assert_eq!(
+            b["contents"][0]["parts"],
+            json!([
+                {"inlineData": {"mimeType": "image/gif", "data": "R0lG"}},
+                {"fileData": {"mimeType": "image/jpeg", "fileUri": "https://x/a.JPG?s=1"}},
+                {"fileData": {"fileUri": "https://x/picture"}},
+                {"functionResponse": {"id": "c", "name": "shot", "response": {"content": "taken"}}},
+                {"inlineData": {"mimeType": "image/webp", "data": "UklG"}},
+            ])
+        );
+    }
+
+    #[test]
+    fn tool_call_ids_are_sanitised_deterministically() {
+        assert_eq!(wire_tool_call_id("call_abc-123"), "call_abc-123");
+        let a = wire_tool_call_id("call_1|fc_+/=");
+        assert_eq!(a, wire_tool_call_id("call_1|fc_+/="));
+        assert!(a.starts_with("call_1fc__"), "{a}");
+        let long_a = format!("x{}", "a".repeat(80));
+        let long_b = format!("x{}b", "a".repeat(79));
+        assert_ne!(wire_tool_call_id(&long_a), wire_tool_call_id(&long_b));
+        for id in [
+            a,
+            wire_tool_call_id(&long_a),
+            wire_tool_call_id(""),
+            wire_tool_call_id("+++"),
+        ] {
+            assert!(!id.is_empty() && id.len() <= MAX_TOOL_CALL_ID_LEN, "{id}");
+            assert!(
+                id.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
+                "{id}"
+            );
+        }
+    }
+}
