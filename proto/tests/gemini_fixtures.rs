@@ -1,4 +1,5 @@
 //! The Gemini decoder over vercel/ai's recorded `streamGenerateContent` payloads.
+#![allow(clippy::unwrap_used)]
 
 use cm_proto::message::{Origin, StopReason, Usage};
 use cm_proto::provider::{gemini, AssembledMessage, MessageAssembler, StreamDecoder as _};

@@ -106,7 +106,8 @@ fn type_is(detail: &Value, name: &str) -> bool {
 /// A protobuf JSON duration (`"34.4s"`, `"2s"`) in milliseconds.
 fn duration_ms(text: &str) -> Option<u64> {
     let seconds: f64 = text.trim().strip_suffix('s')?.parse().ok()?;
-    (seconds.is_finite() && seconds >= 0.0 && seconds < 1e12)
+    (0.0..1e12)
+        .contains(&seconds)
         .then(|| (seconds * 1000.0).round() as u64)
 }
 
