@@ -1,7 +1,7 @@
 //! Golden tests over every recorded provider response.
 //!
 //! Each fixture under `shared/fixtures/recorded/{anthropic, openai-chat, openai-responses,
-//! openai-compatible}` is loaded by `cm_conformance::fixtures`; every recorded HTTP
+//! openai-compatible, google}` is loaded by `cm_conformance::fixtures`; every recorded HTTP
 //! interaction in it is decoded the way cm decodes a live response:
 //!
 //! - an event stream: bytes → `sse::Parser` → the format's `StreamDecoder` → events;
@@ -45,11 +45,12 @@ mod diff;
 mod scan;
 
 /// The fixture folders whose responses are in one of cm's three wire formats.
-const PROVIDER_DIRS: [&str; 4] = [
+const PROVIDER_DIRS: [&str; 5] = [
     "anthropic",
     "openai-chat",
     "openai-responses",
     "openai-compatible",
+    "google",
 ];
 
 /// The command that rewrites the golden files.
@@ -75,6 +76,7 @@ fn format_of(fixture: &Fixture) -> WireFormat {
     match (fixture.dir.as_str(), fixture.name.as_str()) {
         ("anthropic", _) => WireFormat::Anthropic,
         ("openai-responses", _) => WireFormat::OpenaiResponses,
+        ("google", _) => WireFormat::Gemini,
         // LM Studio's capture is of its Responses endpoint.
         ("openai-compatible", "lmstudio-tool-call.1.chunks.txt") => WireFormat::OpenaiResponses,
         _ => WireFormat::OpenaiChat,
@@ -467,6 +469,7 @@ fn check_against_scan(case: &Case<'_>, decoded: &Decoded, tally: &mut Tally) -> 
                 WireFormat::Anthropic => scan::anthropic_stream(sse_events),
                 WireFormat::OpenaiChat => scan::chat_stream(sse_events),
                 WireFormat::OpenaiResponses => scan::responses_stream(sse_events),
+                WireFormat::Gemini => scan::gemini_stream(sse_events),
             };
             (expected, assembled)
         }
@@ -477,6 +480,7 @@ fn check_against_scan(case: &Case<'_>, decoded: &Decoded, tally: &mut Tally) -> 
                 WireFormat::Anthropic => scan::anthropic_body(body),
                 WireFormat::OpenaiChat => scan::chat_body(body),
                 WireFormat::OpenaiResponses => scan::responses_body(body),
+                WireFormat::Gemini => scan::gemini_body(body),
             };
             (expected, assembled)
         }

@@ -86,6 +86,33 @@ fn payload_lines_from_stdin_with_chunks() {
 }
 
 #[test]
+fn gemini_tool_call_with_its_signature() {
+    let path = format!("{FIXTURES}/google/google-tool-call.chunks.txt");
+    let out = cm_decode(&["--format", "gemini", "--chunks", &path], b"");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = lines(&out);
+    assert_eq!(lines[0]["model"], "gemini-3-pro-preview");
+    assert!(lines.iter().any(|l| l["type"] == "tool_call_signature"));
+    let last = lines.last().expect("a final line");
+    assert_eq!(last["type"], "message");
+    assert_eq!(last["complete"], true);
+    assert_eq!(last["tool_calls"][0]["name"], "weather");
+    assert_eq!(
+        last["tool_calls"][0]["arguments"],
+        serde_json::json!({"location": "San Francisco"})
+    );
+    assert_eq!(last["stop_reason"], "tool_use");
+    assert_eq!(
+        last["usage"]["output_tokens"], 60,
+        "candidates 15 + thoughts 45"
+    );
+}
+
+#[test]
 fn malformed_json_names_the_byte_offset() {
     let input = b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"x\"}}\n\ndata: {bad json\n\n";
     let out = cm_decode(&["--format", "anthropic"], input);

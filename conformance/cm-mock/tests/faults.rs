@@ -53,7 +53,7 @@ fn rate_limit_with_retry_after_then_success() {
 
 #[test]
 fn overloaded_in_each_providers_shape() {
-    for format in WireFormat::ALL {
+    for format in common::SERVED_FORMATS {
         let script = Script::from_value(json!([{"fault": {"status": 529}}])).unwrap();
         let server = MockServer::start(script);
         let response = send(

@@ -12,7 +12,7 @@ use serde_json::json;
 
 #[test]
 fn text_turn_in_every_format_streamed_and_whole() {
-    for format in WireFormat::ALL {
+    for format in common::SERVED_FORMATS {
         for stream in [true, false] {
             let script = Script::from_value(json!([{
                 "text": "Hello from the scripted model, in pieces. ünïcödé ✓",
@@ -56,7 +56,7 @@ fn text_turn_in_every_format_streamed_and_whole() {
 
 #[test]
 fn tool_call_turn_in_every_format_streamed_and_whole() {
-    for format in WireFormat::ALL {
+    for format in common::SERVED_FORMATS {
         for stream in [true, false] {
             let script = Script::from_value(json!([{
                 "text": "Let me look.",
@@ -121,7 +121,7 @@ fn streamed_arguments_arrive_in_several_fragments() {
 
 #[test]
 fn malformed_arguments_are_sent_as_written() {
-    for format in WireFormat::ALL {
+    for format in common::SERVED_FORMATS {
         let script = Script::from_value(
             json!([{"tool_calls": [{"name": "read", "arguments": "{\"path\": \"a"}]}]),
         )
@@ -140,7 +140,7 @@ fn malformed_arguments_are_sent_as_written() {
 
 #[test]
 fn reasoning_comes_before_the_text() {
-    for format in WireFormat::ALL {
+    for format in common::SERVED_FORMATS {
         for stream in [true, false] {
             let script = Script::from_value(
                 json!([{"reasoning": "Think first, then answer.", "text": "Done."}]),
@@ -165,7 +165,7 @@ fn reasoning_comes_before_the_text() {
 
 #[test]
 fn max_tokens_stop_in_every_format() {
-    for format in WireFormat::ALL {
+    for format in common::SERVED_FORMATS {
         let script =
             Script::from_value(json!([{"text": "cut sh", "stop_reason": "max_tokens"}])).unwrap();
         let server = MockServer::start(script);
@@ -185,7 +185,7 @@ fn max_tokens_stop_in_every_format() {
 /// checks the result is in the second request.
 #[test]
 fn tool_round_trip_with_expectation_in_every_format() {
-    for format in WireFormat::ALL {
+    for format in common::SERVED_FORMATS {
         let script = Script::from_value(json!([
             {"tool_calls": [{"name": "read", "arguments": {"path": "README.md"}}]},
             {"expect": {"tool_result_contains": "# cm README"}, "text": "The README is a title."},

@@ -553,6 +553,182 @@ pub fn responses_body(body: &Value) -> Expected {
 // ---------------------------------------------------------------------------------------
 // Replayed tool calls ("twins")
 
+// ---------------------------------------------------------------------------------------
+// Google Gemini
+
+/// Gemini's finish reasons in cm's words; `STOP` is `tool_use` when the turn made calls.
+fn gemini_stop(reason: &str, made_calls: bool) -> String {
+    match reason {
+        "STOP" if made_calls => "tool_use",
+        "STOP" => "end_turn",
+        "MAX_TOKENS" => "max_tokens",
+        "SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" | "SPII" | "IMAGE_SAFETY" => {
+            "content_filter"
+        }
+        other => other,
+    }
+    .to_string()
+}
+
+/// Gemini usage: input excludes `cachedContentTokenCount`; output is
+/// `candidatesTokenCount` plus `thoughtsTokenCount`, which `totalTokenCount` confirms.
+fn gemini_usage(usage: &Value) -> Option<Usage> {
+    let prompt = u64_at(usage, "/promptTokenCount");
+    let total = u64_at(usage, "/totalTokenCount");
+    prompt.or(total)?;
+    let prompt = prompt.unwrap_or(0);
+    let cached = u64_at(usage, "/cachedContentTokenCount").unwrap_or(0);
+    let candidates = u64_at(usage, "/candidatesTokenCount").unwrap_or(0);
+    let thoughts = u64_at(usage, "/thoughtsTokenCount").unwrap_or(0);
+    if let Some(total) = total {
+        assert_eq!(
+            total,
+            prompt + candidates + thoughts,
+            "a recorded Gemini total counts thoughts apart from candidates"
+        );
+    }
+    Some(Usage {
+        input_tokens: prompt - cached,
+        output_tokens: candidates + thoughts,
+        cache_read_tokens: cached,
+        cache_write_tokens: 0,
+        reasoning_tokens: thoughts,
+    })
+}
+
+/// Scans Gemini responses (stream chunks or one body) up to the first `finishReason`.
+/// Calls without an id are named as cm documents: `call_<part>_<responseId>`, where
+/// `part` counts text runs, signatures and calls in order.
+fn gemini_responses<'a>(responses: impl Iterator<Item = &'a Value>) -> Expected {
+    let mut expected = Expected::default();
+    let mut texts: Vec<String> = Vec::new();
+    let mut in_text = false;
+    let mut parts = 0usize;
+    let mut response_id = None;
+    let mut streaming: Option<(ExpectedCall, Value)> = None;
+    for response in responses {
+        if response.get("error").is_some() {
+            expected.error = error_message(response);
+            continue;
+        }
+        if response_id.is_none() {
+            response_id = str_at(response, "/responseId").map(str::to_string);
+        }
+        let candidate = &response["candidates"][0];
+        for part in candidate["content"]["parts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            if let Some(call) = part.get("functionCall") {
+                in_text = false;
+                match str_at(call, "/name") {
+                    Some(name) => {
+                        if let Some((call, args)) = streaming.take() {
+                            expected.tool_calls.push(ExpectedCall {
+                                arguments: args.to_string(),
+                                ..call
+                            });
+                        }
+                        let id = str_at(call, "/id").map(str::to_string).unwrap_or_else(|| {
+                            format!(
+                                "call_{parts}_{}",
+                                response_id.as_deref().unwrap_or_default()
+                            )
+                        });
+                        parts += 1;
+                        let entry = ExpectedCall {
+                            id,
+                            name: name.to_string(),
+                            arguments: String::new(),
+                        };
+                        if call["willContinue"] == true && call.get("args").is_none() {
+                            streaming = Some((entry, serde_json::json!({})));
+                        } else {
+                            let args = call.get("args").cloned().unwrap_or(serde_json::json!({}));
+                            expected.tool_calls.push(ExpectedCall {
+                                arguments: args.to_string(),
+                                ..entry
+                            });
+                        }
+                    }
+                    None => {
+                        if let Some((_, args)) = &mut streaming {
+                            for arg in call["partialArgs"].as_array().into_iter().flatten() {
+                                // The recordings stream top-level string values only.
+                                let key = str_at(arg, "/jsonPath")
+                                    .and_then(|p| p.strip_prefix("$."))
+                                    .unwrap_or_default();
+                                let piece = str_at(arg, "/stringValue").unwrap_or_default();
+                                let old = args[key].as_str().unwrap_or_default().to_string();
+                                args[key] = Value::String(old + piece);
+                            }
+                        }
+                        if call["willContinue"] != true {
+                            if let Some((call, args)) = streaming.take() {
+                                expected.tool_calls.push(ExpectedCall {
+                                    arguments: args.to_string(),
+                                    ..call
+                                });
+                            }
+                        }
+                    }
+                }
+                continue;
+            }
+            let text = str_at(part, "/text").unwrap_or_default();
+            if part.get("thoughtSignature").is_some() {
+                in_text = false;
+                parts += 1;
+            }
+            if part["thought"] == true {
+                continue;
+            }
+            if !text.is_empty() {
+                if in_text {
+                    if let Some(last) = texts.last_mut() {
+                        last.push_str(text);
+                    }
+                } else {
+                    texts.push(text.to_string());
+                    parts += 1;
+                    in_text = true;
+                }
+            }
+        }
+        if let Some(usage) = response.get("usageMetadata").and_then(gemini_usage) {
+            expected.usage = Some(usage);
+        }
+        if let Some(reason) = str_at(candidate, "/finishReason") {
+            if let Some((call, args)) = streaming.take() {
+                expected.tool_calls.push(ExpectedCall {
+                    arguments: args.to_string(),
+                    ..call
+                });
+            }
+            let made_calls = !expected.tool_calls.is_empty();
+            expected.stop = Some((gemini_stop(reason, made_calls), None));
+            break;
+        }
+    }
+    expected.texts = texts;
+    expected
+}
+
+/// Scans a Gemini stream.
+pub fn gemini_stream(events: &[sse::Event]) -> Expected {
+    let payloads: Vec<Value> = payloads(events).map(|(_, v)| v).collect();
+    gemini_responses(payloads.iter())
+}
+
+/// Scans a non-streaming Gemini body (one response or an array of them).
+pub fn gemini_body(body: &Value) -> Expected {
+    match body {
+        Value::Array(items) => gemini_responses(items.iter()),
+        other => gemini_responses(std::iter::once(other)),
+    }
+}
+
 /// The tool calls a request body replays from earlier assistant turns: (id, arguments).
 ///
 /// Anthropic `tool_use` blocks carry `input`; Chat `tool_calls` carry `function.arguments`

@@ -136,6 +136,11 @@ impl MessageAssembler {
                     call.item_id = item_id.clone();
                 }
             }
+            StreamEvent::ToolCallSignature { part, signature } => {
+                if let PartBuilder::ToolCall { call, .. } = self.slot(*part, Kind::ToolCall) {
+                    call.signature = Some(signature.clone());
+                }
+            }
             StreamEvent::ToolCallDelta { part, arguments } => {
                 if let PartBuilder::ToolCall { call, ended } = self.slot(*part, Kind::ToolCall) {
                     if !*ended {

@@ -19,6 +19,7 @@
 pub mod anthropic;
 mod assembler;
 mod error;
+pub mod gemini;
 pub mod openai_chat;
 pub mod openai_responses;
 mod typed;
@@ -198,6 +199,15 @@ pub enum StreamEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         item_id: Option<String>,
     },
+    /// An opaque signature for a tool call (Gemini `thoughtSignature` on a `functionCall`
+    /// part), kept verbatim on [`ToolCall::signature`](crate::message::ToolCall) for replay.
+    /// Comes after the call's `ToolCallStart`.
+    ToolCallSignature {
+        /// The call's part.
+        part: usize,
+        /// The signature, verbatim.
+        signature: String,
+    },
     /// A fragment of a tool call's JSON arguments.
     ToolCallDelta {
         /// The call's part.
@@ -319,14 +329,17 @@ pub enum WireFormat {
     OpenaiChat,
     /// OpenAI Responses (`/responses`).
     OpenaiResponses,
+    /// Google Gemini `generateContent` / `streamGenerateContent?alt=sse`.
+    Gemini,
 }
 
 impl WireFormat {
     /// Every format, for help texts and tests.
-    pub const ALL: [WireFormat; 3] = [
+    pub const ALL: [WireFormat; 4] = [
         WireFormat::Anthropic,
         WireFormat::OpenaiChat,
         WireFormat::OpenaiResponses,
+        WireFormat::Gemini,
     ];
 
     /// The name used in config and on the command line (`anthropic`, `openai-chat`, …).
@@ -335,6 +348,7 @@ impl WireFormat {
             WireFormat::Anthropic => "anthropic",
             WireFormat::OpenaiChat => "openai-chat",
             WireFormat::OpenaiResponses => "openai-responses",
+            WireFormat::Gemini => "gemini",
         }
     }
 
@@ -349,6 +363,7 @@ impl WireFormat {
             WireFormat::Anthropic => anthropic::build_request(endpoint, request),
             WireFormat::OpenaiChat => openai_chat::build_request(endpoint, request),
             WireFormat::OpenaiResponses => openai_responses::build_request(endpoint, request),
+            WireFormat::Gemini => gemini::build_request(endpoint, request),
         }
     }
 
@@ -358,6 +373,7 @@ impl WireFormat {
             WireFormat::Anthropic => Box::new(anthropic::StreamDecoder::new()),
             WireFormat::OpenaiChat => Box::new(openai_chat::StreamDecoder::new()),
             WireFormat::OpenaiResponses => Box::new(openai_responses::StreamDecoder::new()),
+            WireFormat::Gemini => Box::new(gemini::StreamDecoder::new()),
         }
     }
 
@@ -367,6 +383,7 @@ impl WireFormat {
             WireFormat::Anthropic => anthropic::decode_body(body),
             WireFormat::OpenaiChat => openai_chat::decode_body(body),
             WireFormat::OpenaiResponses => openai_responses::decode_body(body),
+            WireFormat::Gemini => gemini::decode_body(body),
         }
     }
 
@@ -376,6 +393,7 @@ impl WireFormat {
             WireFormat::Anthropic => anthropic::classify_error(status, headers, body),
             WireFormat::OpenaiChat => openai_chat::classify_error(status, headers, body),
             WireFormat::OpenaiResponses => openai_responses::classify_error(status, headers, body),
+            WireFormat::Gemini => gemini::classify_error(status, headers, body),
         }
     }
 }

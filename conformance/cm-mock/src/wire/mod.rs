@@ -58,6 +58,8 @@ pub(crate) fn stream(format: WireFormat, answer: &Answer) -> Vec<Vec<u8>> {
         WireFormat::Anthropic => anthropic::stream(answer),
         WireFormat::OpenaiChat => openai_chat::stream(answer),
         WireFormat::OpenaiResponses => openai_responses::stream(answer),
+        // Not served yet: `format_for_path` never picks Gemini.
+        WireFormat::Gemini => Vec::new(),
     };
     events
         .iter()
@@ -76,6 +78,8 @@ pub(crate) fn body(format: WireFormat, answer: &Answer) -> Value {
         WireFormat::Anthropic => anthropic::body(answer),
         WireFormat::OpenaiChat => openai_chat::body(answer),
         WireFormat::OpenaiResponses => openai_responses::body(answer),
+        // Not served yet: `format_for_path` never picks Gemini.
+        WireFormat::Gemini => Value::Null,
     }
 }
 
@@ -88,7 +92,7 @@ pub(crate) fn error_body(
 ) -> Value {
     match format {
         Some(WireFormat::Anthropic) => anthropic::error_body(status, message, seq),
-        Some(WireFormat::OpenaiChat | WireFormat::OpenaiResponses) | None => {
+        Some(WireFormat::OpenaiChat | WireFormat::OpenaiResponses | WireFormat::Gemini) | None => {
             openai_chat::error_body(status, message)
         }
     }

@@ -260,3 +260,11 @@ pub fn assemble(format: WireFormat, response: &Response) -> AssembledMessage {
     }
     assembler.finish()
 }
+
+/// The formats cm-mock serves: all but Gemini, which it does not speak yet.
+#[allow(dead_code)]
+pub const SERVED_FORMATS: [WireFormat; 3] = [
+    WireFormat::Anthropic,
+    WireFormat::OpenaiChat,
+    WireFormat::OpenaiResponses,
+];
