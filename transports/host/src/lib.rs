@@ -4,7 +4,8 @@
 //! file access to the workspace (the git worktree around the working directory), writes
 //! files atomically, runs shell commands in their own process group with a timeout and a
 //! bounded output, finds cm's XDG directories, and keeps each session as an append-only,
-//! locked, crash-tolerant JSON Lines log. It knows nothing of providers, HTTP or the
+//! locked, crash-tolerant JSON Lines log, and keeps logins in a private `auth.json`
+//! ([`credentials`]). It knows nothing of providers, HTTP or the
 //! agent loop, and it does not decide permissions: a path outside the workspace is
 //! refused with [`cm_proto::tool::FsError::OutsideWorkspace`] until the caller says the
 //! `external_directory` permission was granted.
@@ -17,6 +18,8 @@
 
 #[cfg(feature = "native")]
 pub mod bash;
+#[cfg(feature = "native")]
+pub mod credentials;
 #[cfg(feature = "native")]
 pub mod native_fs;
 #[cfg(feature = "native")]
@@ -32,6 +35,8 @@ mod test_dir;
 
 #[cfg(feature = "native")]
 pub use bash::{AbortHandle, BashError, BashOutput, BashRequest, Ending};
+#[cfg(feature = "native")]
+pub use credentials::{CredentialStore, Credentials, CredentialsError, Secret, StoredCredential};
 #[cfg(feature = "native")]
 pub use native_fs::NativeFs;
 #[cfg(feature = "native")]
