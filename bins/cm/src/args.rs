@@ -27,6 +27,27 @@ pub enum Command {
     Chat,
     /// Look at or remove stored sessions.
     Sessions(SessionsCommand),
+    /// Store, list or remove provider keys.
+    Auth(AuthCommand),
+}
+
+/// `cm auth ...`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthCommand {
+    /// Store a key for a provider (chosen on a terminal when `None`).
+    Login {
+        /// The provider id.
+        provider: Option<String>,
+    },
+    /// Remove one stored key, or all when `None`.
+    Logout {
+        /// The provider id.
+        provider: Option<String>,
+        /// `--yes`: do not ask.
+        yes: bool,
+    },
+    /// Every credential cm can see, masked.
+    List,
 }
 
 /// `cm sessions ...`.
@@ -134,6 +155,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Failur
             Some("run") => parse_run(&mut parser),
             Some("help") => parse_help(&mut parser),
             Some("sessions") => parse_sessions(&mut parser),
+            Some("auth") => parse_auth(&mut parser),
             Some(other) => Err(Failure::usage(format!(
                 "unknown command `{other}`\n\
                  to run a prompt, type: cm run \"{other} ...\"\n\
@@ -156,6 +178,7 @@ fn parse_help(parser: &mut lexopt::Parser) -> Result<Command, Failure> {
         None => Ok(Command::Help(help::MAIN)),
         Some(Value(topic)) if topic == "run" => Ok(Command::Help(help::RUN)),
         Some(Value(topic)) if topic == "sessions" => Ok(Command::Help(help::SESSIONS)),
+        Some(Value(topic)) if topic == "auth" => Ok(Command::Help(help::AUTH)),
         Some(other) => Err(Failure::usage(format!(
             "no help for {}; type `cm help run` or `cm --help`",
             describe(&other)
@@ -274,6 +297,50 @@ pub fn parse_effort(value: &str) -> Result<Effort, Failure> {
             "--effort takes `low`, `medium` or `high`, not `{other}`; type e.g. `--effort high`"
         ))),
     }
+}
+
+fn parse_auth(parser: &mut lexopt::Parser) -> Result<Command, Failure> {
+    let mut words: Vec<String> = Vec::new();
+    let mut yes = false;
+    while let Some(arg) = parser
+        .next()
+        .map_err(|e| usage_error(e, "cm auth --help"))?
+    {
+        match arg {
+            Short('h') | Long("help") => return Ok(Command::Help(help::AUTH)),
+            Short('y') | Long("yes") => yes = true,
+            Value(word) => words.push(word.to_string_lossy().into_owned()),
+            other => {
+                return Err(Failure::usage(format!(
+                    "unknown option {} for `cm auth`; see `cm auth --help`",
+                    other.unexpected()
+                )))
+            }
+        }
+    }
+    let mut words = words.into_iter();
+    let action = words.next();
+    let provider = words.next();
+    if let Some(extra) = words.next() {
+        return Err(Failure::usage(format!(
+            "unexpected `{extra}`; `cm auth` takes one provider id"
+        )));
+    }
+    let command = match action.as_deref() {
+        Some("login") => AuthCommand::Login { provider },
+        Some("logout") => AuthCommand::Logout { provider, yes },
+        Some("list") | Some("ls") if provider.is_none() => AuthCommand::List,
+        Some("list") | Some("ls") => {
+            return Err(Failure::usage("`cm auth list` takes no provider id"))
+        }
+        None => return Ok(Command::Help(help::AUTH)),
+        Some(other) => {
+            return Err(Failure::usage(format!(
+                "unknown auth command `{other}`; the commands are login, logout and list"
+            )))
+        }
+    };
+    Ok(Command::Auth(command))
 }
 
 fn parse_sessions(parser: &mut lexopt::Parser) -> Result<Command, Failure> {
@@ -473,6 +540,42 @@ mod tests {
         assert_eq!(got.prompt, None);
         assert!(usage_message(&["run", "--effort", "max"]).contains("`--effort high`"));
         assert!(usage_message(&["run", "--compact", "x"]).contains("cm run -c --compact"));
+    }
+
+    #[test]
+    fn auth_subcommands() {
+        assert_eq!(
+            parse_words(&["auth", "login", "anthropic"]),
+            Ok(Command::Auth(AuthCommand::Login {
+                provider: Some("anthropic".into())
+            }))
+        );
+        assert_eq!(
+            parse_words(&["auth", "login"]),
+            Ok(Command::Auth(AuthCommand::Login { provider: None }))
+        );
+        assert_eq!(
+            parse_words(&["auth", "logout", "--yes"]),
+            Ok(Command::Auth(AuthCommand::Logout {
+                provider: None,
+                yes: true
+            }))
+        );
+        assert_eq!(
+            parse_words(&["auth", "list"]),
+            Ok(Command::Auth(AuthCommand::List))
+        );
+        assert_eq!(parse_words(&["auth"]), Ok(Command::Help(help::AUTH)));
+        assert_eq!(
+            parse_words(&["help", "auth"]),
+            Ok(Command::Help(help::AUTH))
+        );
+        let unknown = parse_words(&["auth", "signin"]).unwrap_err();
+        assert!(
+            unknown.message.contains("login, logout and list"),
+            "{}",
+            unknown.message
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ Usage:
   cm                          chat in this project, line by line (on a terminal)
   cm run [OPTIONS] [PROMPT]   run one prompt in this project (see `cm run --help`)
   cm sessions [COMMAND]       list, show, export or delete sessions (`cm sessions --help`)
+  cm auth [COMMAND]           store, list or remove provider keys (`cm auth --help`)
   cm help [COMMAND]           show help for a command
   cm --version                print the version
 
@@ -121,4 +122,28 @@ Examples:
 
 A session's title is the first line of its first prompt. A session another cm is using
 cannot be deleted. Sessions live in $XDG_DATA_HOME/cm/sessions (~/.local/share/cm/sessions).
+";
+
+/// `cm auth --help`.
+pub const AUTH: &str = "\
+cm auth — the provider keys cm keeps for you
+
+Usage:
+  cm auth login [PROVIDER]     store an API key: typed without echo on a terminal, else the
+                               first line of stdin; nothing is sent anywhere. Without
+                               PROVIDER, a terminal shows a list to choose from.
+  cm auth logout [PROVIDER]    remove one stored key, or all of them (asks on a terminal)
+  cm auth list                 provider, method, source (env or store) and the key as its
+                               first and last 4 characters
+
+Examples:
+  cm auth login anthropic
+  printf '%s\\n' \"$KEY\" | cm auth login anthropic
+  cm auth list
+  cm auth logout openai
+
+An environment variable (ANTHROPIC_API_KEY, OPENAI_API_KEY, or a config's {env:VAR}) wins
+over a stored key. Keys live in $XDG_DATA_HOME/cm/auth.json (~/.local/share/cm/auth.json),
+readable by you only. A key with spaces or control characters is refused (exit 2); one with
+an unusual prefix is stored with a warning, since gateways issue their own.
 ";

@@ -5,12 +5,14 @@
 //! ([`sessions`]), builds the system prompt ([`system_prompt`]) and drives the agent,
 //! showing what happens ([`output`], [`spinner`], [`ask`]) until the turn ends or Ctrl-C
 //! ([`interrupt`]). Every way out is an exit code ([`exit`]). `cm` alone is a line-mode
-//! chat ([`chat`]) over the same pieces; `cm sessions` reads the logs ([`sessions_cmd`]).
+//! chat ([`chat`]) over the same pieces; `cm sessions` reads the logs ([`sessions_cmd`]);
+//! `cm auth` keeps provider keys ([`auth_cmd`]).
 #![forbid(unsafe_code)]
 
 mod args;
 mod ask;
 mod attach;
+mod auth_cmd;
 mod chat;
 mod config_files;
 mod debug_log;
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         }
         Command::Run(run_args) => run::main(&run_args).into(),
         Command::Sessions(command) => sessions_cmd::main(&command).into(),
+        Command::Auth(command) => auth_cmd::main(&command).into(),
         Command::Chat => {
             use std::io::IsTerminal;
             if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {

@@ -6,7 +6,8 @@
 //! the official SDKs read it: `ANTHROPIC_BASE_URL` without `/v1` (a trailing `/v1` is
 //! tolerated), `OPENAI_BASE_URL` with it; keys from `ANTHROPIC_API_KEY` and
 //! `OPENAI_API_KEY`. A key written in config (`"api_key": "{env:VAR}"` or literally) wins
-//! over the built-in variable.
+//! over the built-in variable. When neither gives a key, the credential store (`cm auth login`)
+//! is asked ([`Provider::with_stored`]); [`Provider::source`] says where the key came from.
 //!
 //! The environment is passed in as a lookup function so tests need not touch the process's.
 
@@ -14,6 +15,8 @@ use cm_proto::config::{expand_env, Api, Config, EnvError, ModelRef};
 use cm_proto::http::Headers;
 use cm_proto::model::{self, Price};
 use cm_proto::provider::{Credential, Endpoint, WireFormat};
+
+use cm_host::StoredCredential;
 
 use crate::exit::Failure;
 
@@ -34,6 +37,7 @@ struct BuiltIn {
     base_env: &'static str,
     base_default: &'static str,
     key_env: &'static str,
+    key_prefixes: &'static [&'static str],
 }
 
 const BUILT_INS: [BuiltIn; 2] = [
@@ -43,6 +47,7 @@ const BUILT_INS: [BuiltIn; 2] = [
         base_env: "ANTHROPIC_BASE_URL",
         base_default: "https://api.anthropic.com",
         key_env: "ANTHROPIC_API_KEY",
+        key_prefixes: &["sk-ant-"],
     },
     BuiltIn {
         id: "openai",
@@ -50,6 +55,7 @@ const BUILT_INS: [BuiltIn; 2] = [
         base_env: "OPENAI_BASE_URL",
         base_default: "https://api.openai.com/v1",
         key_env: "OPENAI_API_KEY",
+        key_prefixes: &["sk-"],
     },
 ];
 
@@ -76,9 +82,56 @@ pub struct Provider {
     pub images: bool,
     /// The model's context window in tokens, if the catalog or config knows it.
     pub context: Option<u64>,
+    /// Where the credential came from, when there is one.
+    pub source: Option<KeySource>,
+}
+
+/// Where a provider's credential was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// An environment variable (the built-in one or the config's `{env:VAR}`).
+    Env(String),
+    /// Written literally in config.
+    Config,
+    /// The credential store, `auth.json`.
+    Store,
+    /// None needed: a declared server without `api_key` gets a placeholder.
+    Placeholder,
+}
+
+impl std::fmt::Display for KeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeySource::Env(var) => write!(f, "env {var}"),
+            KeySource::Config => f.write_str("config"),
+            KeySource::Store => f.write_str("store"),
+            KeySource::Placeholder => f.write_str("none needed"),
+        }
+    }
 }
 
 impl Provider {
+    /// Falls back to a stored login when no key was found; an environment variable or a
+    /// config key always wins. OAuth tokens are sent as bearer tokens.
+    pub fn with_stored(mut self, stored: Option<&StoredCredential>) -> Provider {
+        if self.credential.is_some() {
+            return self;
+        }
+        self.credential = match stored {
+            Some(StoredCredential::ApiKey { key }) => {
+                Some(Credential::ApiKey(key.expose().to_string()))
+            }
+            Some(StoredCredential::Oauth { access, .. }) => {
+                Some(Credential::Bearer(access.expose().to_string()))
+            }
+            None => None,
+        };
+        if self.credential.is_some() {
+            self.source = Some(KeySource::Store);
+        }
+        self
+    }
+
     /// The message for a provider without a key: which variable to set, or `cm auth login`.
     pub fn missing_key_message(&self) -> String {
         match &self.key_env {
@@ -132,6 +185,27 @@ pub fn known_ids(config: &Config) -> Vec<String> {
         }
     }
     ids
+}
+
+/// The prefixes a provider's own keys start with; empty when any is usual.
+pub fn key_prefixes(id: &str) -> &'static [&'static str] {
+    BUILT_INS
+        .iter()
+        .find(|b| b.id == id)
+        .map(|b| b.key_prefixes)
+        .unwrap_or(&[])
+}
+
+/// The environment variable that holds `id`'s key: the config's `{env:VAR}`, else the
+/// built-in one.
+pub fn key_env(id: &str, config: &Config) -> Option<String> {
+    match config.provider(id).and_then(|s| s.api_key.as_deref()) {
+        Some(written) => env_name(written),
+        None => BUILT_INS
+            .iter()
+            .find(|b| b.id == id)
+            .map(|b| b.key_env.to_string()),
+    }
 }
 
 /// Resolves `model`'s provider against the config and the environment.
@@ -207,6 +281,16 @@ pub fn resolve(
         ),
     };
 
+    let source = match (&credential, &key_env) {
+        (None, _) => None,
+        (Some(_), Some(var)) => Some(KeySource::Env(var.clone())),
+        (Some(_), None)
+            if built_in.is_none() && settings.and_then(|s| s.api_key.as_ref()).is_none() =>
+        {
+            Some(KeySource::Placeholder)
+        }
+        (Some(_), None) => Some(KeySource::Config),
+    };
     let info = model::resolve(id, &model.model, config.model_config(id, &model.model));
     Ok(Provider {
         id: id.to_string(),
@@ -223,6 +307,7 @@ pub fn resolve(
         output_limit: info.and_then(|i| i.output),
         images: info.and_then(|i| i.images).unwrap_or(false),
         context: info.and_then(|i| i.context),
+        source,
     })
 }
 
@@ -345,6 +430,44 @@ mod tests {
             "no API key for provider `anthropic`: set ANTHROPIC_API_KEY \
              (export ANTHROPIC_API_KEY=...) or run `cm auth login`"
         );
+    }
+
+    #[test]
+    fn the_store_fills_in_only_when_no_key_was_found() {
+        let stored = StoredCredential::ApiKey {
+            key: cm_host::Secret::new("sk-ant-stored"),
+        };
+        let m = model("anthropic/x");
+        let from_env = resolve(
+            &m,
+            &Config::default(),
+            &env(&[("ANTHROPIC_API_KEY", "sk-ant-env")]),
+        )
+        .unwrap()
+        .with_stored(Some(&stored));
+        assert_eq!(
+            from_env.credential,
+            Some(Credential::ApiKey("sk-ant-env".into()))
+        );
+        assert_eq!(
+            from_env.source,
+            Some(KeySource::Env("ANTHROPIC_API_KEY".into()))
+        );
+
+        let from_store = resolve(&m, &Config::default(), &env(&[]))
+            .unwrap()
+            .with_stored(Some(&stored));
+        assert_eq!(
+            from_store.credential,
+            Some(Credential::ApiKey("sk-ant-stored".into()))
+        );
+        assert_eq!(from_store.source, Some(KeySource::Store));
+        assert_eq!(from_store.source.unwrap().to_string(), "store");
+
+        let nothing = resolve(&m, &Config::default(), &env(&[]))
+            .unwrap()
+            .with_stored(None);
+        assert_eq!((nothing.credential, nothing.source), (None, None));
     }
 
     #[test]

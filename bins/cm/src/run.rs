@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use cm_host::search::search_defs;
-use cm_host::{Dirs, SessionStore, Workspace};
+use cm_host::{CredentialStore, Dirs, SessionStore, Workspace};
 use cm_proto::agent::{Agent, AgentConfig, End, Limits};
 use cm_proto::provider::{Effort, ReasoningConfig};
 use cm_proto::time::UnixMillis;
@@ -157,7 +157,14 @@ pub fn prepare(args: &RunArgs, ui: &mut Ui) -> Result<Prepared, Failure> {
     let config = &loaded.config;
 
     let model = providers::choose_model(args.model.as_deref(), config, &env)?;
-    let provider = providers::resolve(&model, config, &env)?;
+    let mut provider = providers::resolve(&model, config, &env)?;
+    if provider.credential.is_none() {
+        let store = CredentialStore::new(&dirs.data);
+        let stored = store
+            .get(&provider.id)
+            .map_err(|e| Failure::usage(format!("cannot read the stored logins: {e}")))?;
+        provider = provider.with_stored(stored.as_ref());
+    }
     if provider.credential.is_none() {
         return Err(Failure::usage(provider.missing_key_message()));
     }
@@ -229,13 +236,17 @@ pub fn prepare(args: &RunArgs, ui: &mut Ui) -> Result<Prepared, Failure> {
     agent_config.permissions = Box::new(rules);
     if let Some(log) = &debug {
         log.line(&format!(
-            "config: provider {} ({:?}) at {}, model {}, reasoning {:?}, context {:?}",
+            "config: provider {} ({:?}) at {}, model {}, reasoning {:?}, context {:?}, key from {}",
             provider.id,
             provider.format,
             debug_log::redact_url(&provider.endpoint.base_url),
             provider.model,
             agent_config.reasoning.map(|r| r.effort),
-            provider.context
+            provider.context,
+            provider
+                .source
+                .as_ref()
+                .map_or_else(|| "nowhere".to_string(), |s| s.to_string())
         ));
     }
 

@@ -210,7 +210,11 @@ impl CredentialStore {
         let _lock = self.lock()?;
         let mut credentials = match self.load() {
             Ok(credentials) => credentials,
-            Err(e @ CredentialsError::Corrupt { backup: Some(_), .. }) => {
+            Err(
+                e @ CredentialsError::Corrupt {
+                    backup: Some(_), ..
+                },
+            ) => {
                 corrupt(&e);
                 Credentials {
                     version: VERSION,
@@ -352,7 +356,10 @@ mod tests {
             expires_at: Some(1_800_000_000_000),
         };
         store
-            .update(|_| {}, |c| c.providers.insert("github-copilot".into(), token.clone()))
+            .update(
+                |_| {},
+                |c| c.providers.insert("github-copilot".into(), token.clone()),
+            )
             .unwrap();
 
         let loaded = store.load().unwrap();
@@ -364,7 +371,9 @@ mod tests {
         assert!(text.contains(r#""type": "api_key""#), "{text}");
         assert!(text.contains(r#""expires_at": 1800000000000"#), "{text}");
 
-        store.update(|_| {}, |c| c.providers.remove("anthropic")).unwrap();
+        store
+            .update(|_| {}, |c| c.providers.remove("anthropic"))
+            .unwrap();
         assert_eq!(store.get("anthropic").unwrap(), None);
         assert!(store.get("github-copilot").unwrap().is_some());
     }
@@ -383,7 +392,10 @@ mod tests {
         add(&store, "anthropic", "sk-ant-two");
         assert_eq!(mode(store.path()), 0o600);
         let old = io::read_to_string(held).unwrap();
-        assert!(old.contains("sk-one") && !old.contains("sk-ant-two"), "old inode unchanged");
+        assert!(
+            old.contains("sk-one") && !old.contains("sk-ant-two"),
+            "old inode unchanged"
+        );
         let leftovers: Vec<_> = fs::read_dir(dir.path())
             .unwrap()
             .filter_map(|e| e.ok())
@@ -397,7 +409,11 @@ mod tests {
     fn a_corrupt_file_is_kept_aside_and_named_in_the_error() {
         let dir = TestDir::new("creds-corrupt");
         let store = CredentialStore::new(dir.path());
-        fs::write(store.path(), "{\"version\": 1, \"providers\": {\"anthropic\": sk-ant-lost").unwrap();
+        fs::write(
+            store.path(),
+            "{\"version\": 1, \"providers\": {\"anthropic\": sk-ant-lost",
+        )
+        .unwrap();
 
         let error = store.load().unwrap_err();
         let CredentialsError::Corrupt {
@@ -408,7 +424,10 @@ mod tests {
             panic!("expected a backed-up corruption, got {error:?}");
         };
         let message = error.to_string();
-        assert!(message.contains(&store.path().display().to_string()), "{message}");
+        assert!(
+            message.contains(&store.path().display().to_string()),
+            "{message}"
+        );
         assert!(message.contains(&backup.display().to_string()), "{message}");
         assert!(!message.contains("sk-ant-lost"), "{message}");
         assert!(backup
@@ -447,7 +466,10 @@ mod tests {
         let newer = r#"{"version": 99, "providers": {}}"#;
         fs::write(store.path(), newer).unwrap();
         let error = store.update(|_| {}, |_| ()).unwrap_err();
-        assert!(matches!(error, CredentialsError::NewerVersion { version: 99, .. }));
+        assert!(matches!(
+            error,
+            CredentialsError::NewerVersion { version: 99, .. }
+        ));
         assert_eq!(fs::read_to_string(store.path()).unwrap(), newer);
     }
 
@@ -472,7 +494,10 @@ mod tests {
         let loaded = CredentialStore::new(&data).load().unwrap();
         assert_eq!(loaded.providers.len(), 8);
         for i in 0..8 {
-            assert_eq!(loaded.providers[&format!("p{i}")], key(&format!("key-{i}-4")));
+            assert_eq!(
+                loaded.providers[&format!("p{i}")],
+                key(&format!("key-{i}-4"))
+            );
         }
     }
 
