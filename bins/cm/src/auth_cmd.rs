@@ -304,7 +304,7 @@ fn read_hidden(prompt: &str) -> Result<String, Failure> {
     let _ = writer.flush();
     let mut key = Vec::new();
     let mut cancelled = false;
-    for byte in (&tty).bytes() {
+    for byte in io::BufReader::new(&tty).bytes() {
         match byte {
             Ok(b'\r' | b'\n') => break,
             Ok(0x03 | 0x04) | Err(_) => {

@@ -171,7 +171,8 @@ pub fn choose_model(
     Err(Failure::usage(
         "no model chosen and no API key found\n\
          pass one: cm run --model anthropic/claude-sonnet-4-5 \"...\"\n\
-         or set \"model\" in ~/.config/cm/config.json, or export ANTHROPIC_API_KEY or OPENAI_API_KEY\n\
+         or set \"model\" in ~/.config/cm/config.json, export ANTHROPIC_API_KEY or OPENAI_API_KEY,\n\
+         or store a key with `cm auth login anthropic`\n\
          to try cm without a key, run scripts/demo.sh",
     ))
 }

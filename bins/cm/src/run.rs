@@ -156,14 +156,39 @@ pub fn prepare(args: &RunArgs, ui: &mut Ui) -> Result<Prepared, Failure> {
     let loaded = config_files::load(&dirs.config_file(), &cwd, workspace.root())?;
     let config = &loaded.config;
 
-    let model = providers::choose_model(args.model.as_deref(), config, &env)?;
+    // Read once: a corrupt file is moved aside by the first read, and its error is kept.
+    let stored = CredentialStore::new(&dirs.data).load();
+    let stored_ids: Vec<&str> = match &stored {
+        Ok(c) => c.providers.keys().map(String::as_str).collect(),
+        Err(_) => Vec::new(),
+    };
+    // A stored key chooses the default model as its variable would.
+    let key_found = |name: &str| {
+        env(name).or_else(|| {
+            providers::DEFAULT_MODELS
+                .iter()
+                .find(|(var, model)| {
+                    *var == name
+                        && stored_ids
+                            .iter()
+                            .any(|id| model.split('/').next() == Some(*id))
+                })
+                .map(|_| "stored".to_string())
+        })
+    };
+    let model = providers::choose_model(args.model.as_deref(), config, &key_found)?;
     let mut provider = providers::resolve(&model, config, &env)?;
-    if provider.credential.is_none() {
-        let store = CredentialStore::new(&dirs.data);
-        let stored = store
-            .get(&provider.id)
-            .map_err(|e| Failure::usage(format!("cannot read the stored logins: {e}")))?;
-        provider = provider.with_stored(stored.as_ref());
+    match &stored {
+        Ok(c) => {
+            let login = c.providers.get(&provider.id);
+            provider = provider.with_stored(login);
+        }
+        Err(e) if provider.credential.is_none() => {
+            return Err(Failure::usage(format!(
+                "cannot read the stored logins: {e}"
+            )))
+        }
+        Err(e) => ui.note(&format!("ignoring the stored logins: {e}")),
     }
     if provider.credential.is_none() {
         return Err(Failure::usage(provider.missing_key_message()));

@@ -278,3 +278,72 @@ fn auth_help_has_examples() {
     );
     assert!(help.stdout.contains("cm auth list"));
 }
+
+#[test]
+fn on_a_terminal_the_provider_is_picked_and_the_key_is_not_echoed() {
+    use std::io::Write;
+    use std::process::Stdio;
+    use std::time::Duration;
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    }
+    let sandbox = Sandbox::new("auth-tty");
+    let cm = env!("CARGO_BIN_EXE_cm");
+    let mut child = sandbox
+        .other_command(
+            "script",
+            &["-qfec", &format!("{cm} auth login 2>&1"), "/dev/null"],
+        )
+        .env("TERM", "dumb")
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("spawn script");
+    let mut stdin = child.stdin.take().expect("stdin");
+    std::thread::sleep(Duration::from_millis(800));
+    stdin.write_all(b"1\n").expect("pick");
+    stdin.flush().expect("flush");
+    // Typed only once echo is off.
+    std::thread::sleep(Duration::from_millis(1500));
+    stdin
+        .write_all(format!("{KEY}\r").as_bytes())
+        .expect("type the key");
+    stdin.flush().expect("flush");
+    std::thread::sleep(Duration::from_millis(800));
+    drop(stdin);
+    let run = Run::wait(child, Duration::from_secs(20));
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("1. anthropic"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("API key for anthropic (input hidden)"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains(MASKED), "{}", run.stdout);
+    assert!(!run.stdout.contains(KEY), "echoed: {}", run.stdout);
+    let list = sandbox.cm(&["auth", "list"]);
+    assert!(list.stdout.contains(MASKED), "{}", list.stdout);
+}
+
+#[test]
+fn a_stored_key_alone_chooses_the_default_model() {
+    let server = MockServer::start(
+        Script::from_value(json!([
+            {"expect": {"header": {"name": "x-api-key", "value": KEY}}, "text": "Default model."}
+        ]))
+        .expect("valid script"),
+    );
+    let mut sandbox = Sandbox::new("auth-default");
+    sandbox.env("ANTHROPIC_BASE_URL", &server.url());
+    sandbox
+        .cm_with_stdin(&["auth", "login", "anthropic"], &format!("{KEY}\n"))
+        .expect_code(0);
+    let run = sandbox.cm(&["run", "hi"]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("Default model."), "{}", run.stdout);
+    assert!(server.requests()[0].expectation_failed.is_none());
+}
