@@ -415,6 +415,23 @@ mod tests {
     }
 
     #[test]
+    fn no_quirks_is_the_default_and_only_chat_profiles_have_chat_quirks() {
+        assert_eq!(Quirks::default(), Quirks::DEFAULT);
+        for p in profiles() {
+            if p.format != WireFormat::OpenaiChat {
+                assert_eq!(p.quirks, Quirks::DEFAULT, "{}", p.id);
+            }
+        }
+        let mistral = profile("mistral").unwrap().quirks;
+        assert_eq!(mistral.tool_id_rule, ToolIdRule::Mistral9);
+        assert_eq!(mistral.user_after_tool, UserAfterTool::NeedsAssistant);
+        assert_eq!(mistral.max_tokens_field, MaxTokensField::MaxTokens);
+        for id in ["xai", "deepseek", "cerebras"] {
+            assert_eq!(profile(id).unwrap().quirks.system_role, SystemRole::System);
+        }
+    }
+
+    #[test]
     fn base_urls_end_as_each_format_expects() {
         for p in profiles() {
             assert!(!p.base_url.ends_with('/'), "{}", p.id);

@@ -529,6 +529,7 @@ mod tests {
             base_url: "https://api.githubcopilot.com".into(),
             credential: Some(Credential::Bearer("tok".into())),
             headers,
+            quirks: Default::default(),
         };
         let mut request = ChatRequest {
             model: "m".into(),
