@@ -1,19 +1,22 @@
 //! From `provider/model` to where requests go and with which key.
 //!
-//! Two providers are built in: `anthropic` (Messages API) and `openai` (Responses API, or
-//! Chat Completions with `"api": "openai-chat"`). Any other id must be declared in config
-//! as an OpenAI-compatible server (`provider.<id>.base_url`). The environment is read as
-//! the official SDKs read it: `ANTHROPIC_BASE_URL` without `/v1` (a trailing `/v1` is
-//! tolerated), `OPENAI_BASE_URL` with it; keys from `ANTHROPIC_API_KEY` and
-//! `OPENAI_API_KEY`. A key written in config (`"api_key": "{env:VAR}"` or literally) wins
-//! over the built-in variable. When neither gives a key, the credential store (`cm auth login`)
-//! is asked ([`Provider::with_stored`]); [`Provider::source`] says where the key came from.
+//! The built-in providers are `cm_proto::provider::profile::profiles()`: each brings its
+//! wire format, base URL, key variables, headers and quirks. Config may override any of
+//! them (`provider.<id>.base_url`, `api`, `api_key`, `headers`) and declare other ids as
+//! OpenAI-compatible servers. The environment is read as the official SDKs read it:
+//! `ANTHROPIC_BASE_URL` without `/v1` (a trailing `/v1` is tolerated), `OPENAI_BASE_URL`
+//! with it; keys from the profile's variables (`GEMINI_API_KEY`, then `GOOGLE_API_KEY`).
+//! A key written in config (`"api_key": "{env:VAR}"` or literally) wins over them. Local
+//! servers (ollama, lmstudio, llama-cpp) need no key. When neither gives a key, the
+//! credential store (`cm auth login`) is asked ([`Provider::with_stored`]);
+//! [`Provider::source`] says where the key came from.
 //!
 //! The environment is passed in as a lookup function so tests need not touch the process's.
 
 use cm_proto::config::{expand_env, Api, Config, EnvError, ModelRef};
 use cm_proto::http::Headers;
 use cm_proto::model::{self, Price};
+use cm_proto::provider::profile::{self, AuthKind, Quirks};
 use cm_proto::provider::{Credential, Endpoint, WireFormat};
 
 use cm_host::StoredCredential;
@@ -29,35 +32,6 @@ pub const DEFAULT_MODELS: [(&str, &str); 2] = [
 /// The key sent to a declared server that has no `api_key`: the agent always sends a
 /// credential, and local servers (Ollama, LM Studio, llama.cpp) ignore it.
 pub const KEYLESS_PLACEHOLDER: &str = "none";
-
-/// A built-in provider's defaults.
-struct BuiltIn {
-    id: &'static str,
-    api: Api,
-    base_env: &'static str,
-    base_default: &'static str,
-    key_env: &'static str,
-    key_prefixes: &'static [&'static str],
-}
-
-const BUILT_INS: [BuiltIn; 2] = [
-    BuiltIn {
-        id: "anthropic",
-        api: Api::Anthropic,
-        base_env: "ANTHROPIC_BASE_URL",
-        base_default: "https://api.anthropic.com",
-        key_env: "ANTHROPIC_API_KEY",
-        key_prefixes: &["sk-ant-"],
-    },
-    BuiltIn {
-        id: "openai",
-        api: Api::OpenaiResponses,
-        base_env: "OPENAI_BASE_URL",
-        base_default: "https://api.openai.com/v1",
-        key_env: "OPENAI_API_KEY",
-        key_prefixes: &["sk-"],
-    },
-];
 
 /// A provider ready to be asked: format, endpoint and key.
 #[derive(Debug, Clone)]
@@ -134,6 +108,12 @@ impl Provider {
 
     /// The message for a provider without a key: which variable to set, or `cm auth login`.
     pub fn missing_key_message(&self) -> String {
+        if profile::profile(&self.id).is_some_and(|p| p.auth == AuthKind::Login) {
+            return format!(
+                "provider `{}` needs a login, not a key: run `cm auth login {}`",
+                self.id, self.id
+            );
+        }
         match &self.key_env {
             Some(var) => format!(
                 "no API key for provider `{}`: set {var} (export {var}=...) or run `cm auth login`",
@@ -179,7 +159,10 @@ pub fn choose_model(
 
 /// The ids cm knows: the built-ins, then the configured ones.
 pub fn known_ids(config: &Config) -> Vec<String> {
-    let mut ids: Vec<String> = BUILT_INS.iter().map(|b| b.id.to_string()).collect();
+    let mut ids: Vec<String> = profile::profiles()
+        .iter()
+        .map(|p| p.id.to_string())
+        .collect();
     for id in config.providers().keys() {
         if !ids.contains(id) {
             ids.push(id.clone());
@@ -190,11 +173,7 @@ pub fn known_ids(config: &Config) -> Vec<String> {
 
 /// The prefixes a provider's own keys start with; empty when any is usual.
 pub fn key_prefixes(id: &str) -> &'static [&'static str] {
-    BUILT_INS
-        .iter()
-        .find(|b| b.id == id)
-        .map(|b| b.key_prefixes)
-        .unwrap_or(&[])
+    profile::profile(id).map_or(&[], |p| p.key_prefixes)
 }
 
 /// The environment variable that holds `id`'s key: the config's `{env:VAR}`, else the
@@ -202,10 +181,9 @@ pub fn key_prefixes(id: &str) -> &'static [&'static str] {
 pub fn key_env(id: &str, config: &Config) -> Option<String> {
     match config.provider(id).and_then(|s| s.api_key.as_deref()) {
         Some(written) => env_name(written),
-        None => BUILT_INS
-            .iter()
-            .find(|b| b.id == id)
-            .map(|b| b.key_env.to_string()),
+        None => profile::profile(id)
+            .and_then(|p| p.key_envs.first())
+            .map(|var| var.to_string()),
     }
 }
 
@@ -216,7 +194,7 @@ pub fn resolve(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Provider, Failure> {
     let id = model.provider.as_str();
-    let built_in = BUILT_INS.iter().find(|b| b.id == id);
+    let built_in = profile::profile(id);
     let settings = config.provider(id);
     if built_in.is_none() && settings.is_none() {
         return Err(Failure::usage(format!(
@@ -226,21 +204,21 @@ pub fn resolve(
             known_ids(config).join(", ")
         )));
     }
-    let api = settings
-        .and_then(|s| s.api)
-        .or(built_in.map(|b| b.api))
-        .unwrap_or(Api::OpenaiChat);
-    let format = match api {
-        Api::Anthropic => WireFormat::Anthropic,
-        Api::OpenaiResponses => WireFormat::OpenaiResponses,
-        Api::OpenaiChat => WireFormat::OpenaiChat,
+    let format = match settings.and_then(|s| s.api) {
+        Some(Api::Anthropic) => WireFormat::Anthropic,
+        Some(Api::OpenaiResponses) => WireFormat::OpenaiResponses,
+        Some(Api::OpenaiChat) => WireFormat::OpenaiChat,
+        Some(Api::Gemini) => WireFormat::Gemini,
+        None => built_in.map_or(WireFormat::OpenaiChat, |b| b.format),
     };
 
     let base_url = match (settings.and_then(|s| s.base_url.clone()), built_in) {
         (Some(url), _) => expand(&url, id, "base_url", env)?,
-        (None, Some(b)) => env(b.base_env)
+        (None, Some(b)) => b
+            .base_url_env
+            .and_then(env)
             .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| b.base_default.to_string()),
+            .unwrap_or_else(|| b.base_url.to_string()),
         (None, None) => {
             return Err(Failure::usage(format!(
                 "provider `{id}` has no \"base_url\"; add it to its config, like\n\
@@ -249,9 +227,10 @@ pub fn resolve(
         }
     };
 
-    let mut headers = Headers::new();
+    let mut headers = built_in.map_or_else(Headers::new, |b| b.endpoint(None).headers);
     if let Some(settings) = settings {
         for (name, value) in &settings.headers {
+            headers.remove(name);
             headers.push(
                 name.clone(),
                 expand(value, id, &format!("headers.{name}"), env)?,
@@ -270,13 +249,15 @@ pub fn resolve(
                 )))
             }
         },
-        (None, Some(b)) => (
-            env(b.key_env)
-                .filter(|k| !k.is_empty())
+        (None, Some(b)) if b.auth == AuthKind::ApiKey => (
+            b.key_envs
+                .iter()
+                .find_map(|var| env(var).filter(|k| !k.is_empty()))
                 .map(Credential::ApiKey),
-            Some(b.key_env.to_string()),
+            b.key_envs.first().map(|var| var.to_string()),
         ),
-        (None, None) => (
+        (None, Some(b)) if b.auth == AuthKind::Login => (None, None),
+        (None, _) => (
             Some(Credential::ApiKey(KEYLESS_PLACEHOLDER.to_string())),
             None,
         ),
@@ -301,6 +282,7 @@ pub fn resolve(
             base_url,
             credential: None,
             headers,
+            quirks: built_in.map_or(Quirks::default(), |b| b.quirks),
         },
         credential,
         key_env,
@@ -415,11 +397,126 @@ mod tests {
         let failure = resolve(&model("olama/qwen3"), &c, &env(&[])).unwrap_err();
         assert!(
             failure.message.starts_with(
-                "unknown provider `olama`; the known providers are anthropic, openai, ollama"
+                "unknown provider `olama`; the known providers are anthropic, openai, google, \
+                 github-copilot, mistral, ollama, lmstudio, llama-cpp, openrouter, groq, \
+                 deepseek, xai, togetherai, fireworks-ai, cerebras\n"
             ),
             "{}",
             failure.message
         );
+    }
+
+    #[test]
+    fn a_local_server_needs_no_key_and_no_config() {
+        for (id, url) in [
+            ("ollama", "http://127.0.0.1:11434/v1/chat/completions"),
+            ("lmstudio", "http://127.0.0.1:1234/v1/chat/completions"),
+            ("llama-cpp", "http://127.0.0.1:8080/v1/chat/completions"),
+        ] {
+            let p = resolve(
+                &model(&format!("{id}/qwen3")),
+                &Config::default(),
+                &env(&[]),
+            )
+            .unwrap();
+            assert_eq!(p.format, WireFormat::OpenaiChat);
+            assert_eq!(
+                p.credential,
+                Some(Credential::ApiKey(KEYLESS_PLACEHOLDER.into()))
+            );
+            assert_eq!(
+                p.format.build_request(&p.endpoint, &Default::default()).url,
+                url
+            );
+        }
+        let c = config(r#"{"provider": {"ollama": {"base_url": "http://127.0.0.1:9/v1"}}}"#);
+        let p = resolve(&model("ollama/qwen3"), &c, &env(&[])).unwrap();
+        assert_eq!(p.endpoint.base_url, "http://127.0.0.1:9/v1");
+        assert!(p.credential.is_some());
+    }
+
+    #[test]
+    fn each_hosted_preset_reads_its_key_and_posts_to_its_url() {
+        for (id, var, url) in [
+            (
+                "mistral",
+                "MISTRAL_API_KEY",
+                "https://api.mistral.ai/v1/chat/completions",
+            ),
+            (
+                "openrouter",
+                "OPENROUTER_API_KEY",
+                "https://openrouter.ai/api/v1/chat/completions",
+            ),
+            (
+                "groq",
+                "GROQ_API_KEY",
+                "https://api.groq.com/openai/v1/chat/completions",
+            ),
+            (
+                "deepseek",
+                "DEEPSEEK_API_KEY",
+                "https://api.deepseek.com/v1/chat/completions",
+            ),
+            ("xai", "XAI_API_KEY", "https://api.x.ai/v1/chat/completions"),
+            (
+                "togetherai",
+                "TOGETHER_API_KEY",
+                "https://api.together.xyz/v1/chat/completions",
+            ),
+            (
+                "fireworks-ai",
+                "FIREWORKS_API_KEY",
+                "https://api.fireworks.ai/inference/v1/chat/completions",
+            ),
+            (
+                "cerebras",
+                "CEREBRAS_API_KEY",
+                "https://api.cerebras.ai/v1/chat/completions",
+            ),
+            (
+                "google",
+                "GOOGLE_API_KEY",
+                "https://generativelanguage.googleapis.com/v1beta/models/m:generateContent",
+            ),
+        ] {
+            let p = resolve(
+                &model(&format!("{id}/m")),
+                &Config::default(),
+                &env(&[(var, "k")]),
+            )
+            .unwrap();
+            assert_eq!(p.credential, Some(Credential::ApiKey("k".into())), "{id}");
+            let request = cm_proto::provider::ChatRequest {
+                model: "m".into(),
+                ..Default::default()
+            };
+            assert_eq!(p.format.build_request(&p.endpoint, &request).url, url);
+            let none = resolve(&model(&format!("{id}/m")), &Config::default(), &env(&[])).unwrap();
+            assert_eq!(none.credential, None, "{id}");
+            assert!(none.missing_key_message().contains("set "), "{id}");
+        }
+    }
+
+    #[test]
+    fn copilot_needs_a_login_and_sends_cms_editor_headers() {
+        let p = resolve(
+            &model("github-copilot/gpt-4.1"),
+            &Config::default(),
+            &env(&[("GITHUB_TOKEN", "g")]),
+        )
+        .unwrap();
+        assert_eq!(p.credential, None);
+        assert_eq!(
+            p.missing_key_message(),
+            "provider `github-copilot` needs a login, not a key: run `cm auth login github-copilot`"
+        );
+        assert!(p
+            .endpoint
+            .headers
+            .get("editor-version")
+            .unwrap()
+            .starts_with("cm/"));
     }
 
     #[test]

@@ -56,7 +56,9 @@ fn an_unknown_provider_lists_the_known_ones() {
     run.expect_code(2);
     assert!(
         run.stderr.contains(
-            "unknown provider `olama`; the known providers are anthropic, openai, ollama"
+            "unknown provider `olama`; the known providers are anthropic, openai, google, \
+             github-copilot, mistral, ollama, lmstudio, llama-cpp, openrouter, groq, deepseek, \
+             xai, togetherai, fireworks-ai, cerebras"
         ),
         "{}",
         run.stderr

@@ -237,6 +237,7 @@ fn config() -> AgentConfig {
             base_url: "http://mock".into(),
             credential: None,
             headers: Headers::new(),
+            quirks: Default::default(),
         },
         "claude-test",
     );

@@ -49,6 +49,8 @@ pub enum Api {
     OpenaiResponses,
     /// OpenAI Chat Completions (and compatible servers).
     OpenaiChat,
+    /// Google Gemini.
+    Gemini,
 }
 
 impl Api {
@@ -58,6 +60,7 @@ impl Api {
             Api::Anthropic => "anthropic",
             Api::OpenaiResponses => "openai-responses",
             Api::OpenaiChat => "openai-chat",
+            Api::Gemini => "gemini",
         }
     }
 }

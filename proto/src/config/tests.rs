@@ -172,7 +172,7 @@ fn an_unknown_key_is_positioned_and_lists_the_known_ones() {
 fn unknown_words_list_the_allowed_ones() {
     assert_eq!(
         error(r#"{"provider": {"a": {"api": "openai"}}}"#),
-        r#"cm.json:1:28: unknown value "openai" for "api"; use one of "anthropic", "openai-responses", "openai-chat""#
+        r#"cm.json:1:28: unknown value "openai" for "api"; use one of "anthropic", "openai-responses", "openai-chat", "gemini""#
     );
     assert_eq!(
         error(r#"{"permission": {"edit": "yes"}}"#),

@@ -1252,6 +1252,7 @@ mod tests {
             base_url: "https://api.anthropic.com/".into(),
             credential: Some(credential),
             headers: Headers::new(),
+            quirks: Default::default(),
         }
     }
 

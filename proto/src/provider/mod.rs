@@ -22,6 +22,7 @@ mod error;
 pub mod gemini;
 pub mod openai_chat;
 pub mod openai_responses;
+pub mod profile;
 mod typed;
 
 pub use assembler::{AssembledMessage, MessageAssembler};
@@ -119,6 +120,9 @@ pub struct Endpoint {
     pub credential: Option<Credential>,
     /// Extra headers for every request (a profile's quirks, a gateway's needs).
     pub headers: Headers,
+    /// How the provider's requests differ from the format's plain form (a
+    /// [`profile::Profile`]'s quirks); the default is none.
+    pub quirks: profile::Quirks,
 }
 
 /// A secret that authorises requests.
@@ -357,14 +361,21 @@ impl WireFormat {
         WireFormat::ALL.into_iter().find(|f| f.name() == name)
     }
 
-    /// Builds the HTTP request for `request` in this format.
+    /// Builds the HTTP request for `request` in this format, with the endpoint's quirks.
     pub fn build_request(self, endpoint: &Endpoint, request: &ChatRequest) -> Request {
-        match self {
+        let mut built = match self {
             WireFormat::Anthropic => anthropic::build_request(endpoint, request),
             WireFormat::OpenaiChat => openai_chat::build_request(endpoint, request),
             WireFormat::OpenaiResponses => openai_responses::build_request(endpoint, request),
             WireFormat::Gemini => gemini::build_request(endpoint, request),
+        };
+        if endpoint.quirks.copilot_headers {
+            for (name, value) in profile::copilot_request_headers(&request.messages) {
+                built.headers.remove(name);
+                built.headers.push(name, value);
+            }
         }
+        built
     }
 
     /// A fresh stream decoder for one response.

@@ -25,7 +25,9 @@
 mod error;
 mod request;
 mod stream;
+mod tool_id;
 
 pub use error::classify_error;
-pub use request::{build_request, wire_tool_call_id, MAX_TOOL_CALL_ID_LEN};
+pub use request::{build_request, wire_tool_call_id, BRIDGE_TEXT, MAX_TOOL_CALL_ID_LEN};
 pub use stream::{decode_body, StreamDecoder};
+pub use tool_id::{mistral_tool_call_id, ToolIdMap, MISTRAL_TOOL_CALL_ID_LEN};

@@ -1647,6 +1647,7 @@ mod tests {
             base_url: "https://api.openai.com/v1/".into(),
             credential: Some(Credential::ApiKey("sk-1".into())),
             headers: endpoint_headers,
+            quirks: Default::default(),
         };
         let request = build_request(&endpoint, &full_request());
         assert_eq!(request.method, Method::Post);
@@ -1708,6 +1709,7 @@ mod tests {
             base_url: "http://localhost:1234/v1".into(),
             credential: Some(Credential::Bearer("tok".into())),
             headers: Headers::new(),
+            quirks: Default::default(),
         };
         let mut request = ChatRequest {
             model: "m".into(),

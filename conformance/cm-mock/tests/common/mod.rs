@@ -165,6 +165,7 @@ pub fn endpoint(server: &MockServer, format: WireFormat) -> Endpoint {
         base_url,
         credential: Some(Credential::ApiKey("sk-test-secret-key".into())),
         headers: Headers::new(),
+        quirks: Default::default(),
     }
 }
 

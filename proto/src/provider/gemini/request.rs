@@ -343,6 +343,7 @@ mod tests {
             base_url: base.into(),
             credential,
             headers: Headers::new(),
+            quirks: Default::default(),
         }
     }
 
@@ -615,6 +616,7 @@ mod tests {
             base_url: "https://us-central1-aiplatform.googleapis.com/v1/projects/p/locations/us-central1/publishers/google".into(),
             credential: Some(Credential::Bearer("ya29.tok".into())),
             headers,
+            quirks: Default::default(),
         };
         let mut request = ChatRequest {
             model: "gemini-3-pro".into(),

@@ -4,7 +4,12 @@ use serde_json::{json, Map, Value};
 
 use crate::http::{Headers, Method, Request};
 use crate::message::{Image, Message, Part, Role, ToolOutput};
+use crate::provider::profile::{
+    MaxTokensField, Quirks, ReasoningEffortField, StreamUsage, SystemRole, UserAfterTool,
+};
 use crate::provider::{ChatRequest, Credential, Endpoint, ToolChoice};
+
+use super::tool_id::ToolIdMap;
 
 /// The longest tool-call id OpenAI Chat accepts (longer ids are rejected with a 400).
 pub const MAX_TOOL_CALL_ID_LEN: usize = 40;
@@ -22,6 +27,11 @@ pub const MAX_TOOL_CALL_ID_LEN: usize = 40;
 /// `max_completion_tokens` is sent only when the base URL's host is `api.openai.com`;
 /// elsewhere `max_tokens`, the only name most compatible servers know. Without
 /// `max_output_tokens` neither is sent and the server's default applies.
+///
+/// The endpoint's [`Quirks`] adjust this: the output-cap field, the system role,
+/// `stream_options` and `reasoning_effort` left out, tool-call ids under another rule
+/// (Mistral's 9 characters, mapped by [`ToolIdMap`]), and an assistant message inserted
+/// between a `tool` message and a `user` message that follows it.
 pub fn build_request(endpoint: &Endpoint, request: &ChatRequest) -> Request {
     let base = endpoint.base_url.trim_end_matches('/');
     let mut headers = Headers::new();
@@ -41,7 +51,7 @@ pub fn build_request(endpoint: &Endpoint, request: &ChatRequest) -> Request {
     for (name, value) in endpoint.headers.iter() {
         headers.push(name, value);
     }
-    let body = request_body(base, request);
+    let body = request_body(base, request, &endpoint.quirks);
     Request {
         method: Method::Post,
         url: format!("{base}/chat/completions"),
@@ -73,16 +83,16 @@ pub fn wire_tool_call_id(id: &str) -> String {
 }
 
 /// FNV-1a, 64 bits: small, stable across platforms and versions.
-fn fnv1a64(bytes: &[u8]) -> u64 {
+pub(super) fn fnv1a64(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
         (hash ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
     })
 }
 
-fn request_body(base: &str, request: &ChatRequest) -> Value {
+fn request_body(base: &str, request: &ChatRequest, quirks: &Quirks) -> Value {
     let mut body = Map::new();
     body.insert("model".into(), Value::String(request.model.clone()));
-    body.insert("messages".into(), Value::Array(messages(request)));
+    body.insert("messages".into(), Value::Array(messages(request, quirks)));
     if !request.tools.is_empty() {
         let tools = request
             .tools
@@ -111,14 +121,20 @@ fn request_body(base: &str, request: &ChatRequest) -> Value {
         body.insert("tool_choice".into(), choice);
     }
     if let Some(max) = request.max_output_tokens {
-        let key = if host(base).eq_ignore_ascii_case("api.openai.com") {
-            "max_completion_tokens"
-        } else {
-            "max_tokens"
+        let key = match quirks.max_tokens_field {
+            MaxTokensField::MaxTokens => "max_tokens",
+            MaxTokensField::MaxCompletionTokens => "max_completion_tokens",
+            MaxTokensField::ByHost if host(base).eq_ignore_ascii_case("api.openai.com") => {
+                "max_completion_tokens"
+            }
+            MaxTokensField::ByHost => "max_tokens",
         };
         body.insert(key.into(), json!(max));
     }
-    if let Some(reasoning) = &request.reasoning {
+    if let Some(reasoning) = request
+        .reasoning
+        .filter(|_| quirks.reasoning_effort == ReasoningEffortField::Send)
+    {
         body.insert("reasoning_effort".into(), json!(reasoning.effort.as_str()));
     }
     if let Some(t) = request.temperature.and_then(decimal) {
@@ -126,7 +142,9 @@ fn request_body(base: &str, request: &ChatRequest) -> Value {
     }
     if request.stream {
         body.insert("stream".into(), Value::Bool(true));
-        body.insert("stream_options".into(), json!({"include_usage": true}));
+        if quirks.stream_usage == StreamUsage::Ask {
+            body.insert("stream_options".into(), json!({"include_usage": true}));
+        }
     }
     for (key, value) in &request.extra {
         body.insert(key.clone(), value.clone());
@@ -148,21 +166,48 @@ fn host(url: &str) -> &str {
     host_port.split(':').next().unwrap_or(host_port)
 }
 
-fn messages(request: &ChatRequest) -> Vec<Value> {
+/// The text of the assistant message put between a `tool` and a `user` message for
+/// servers that reject that order.
+pub const BRIDGE_TEXT: &str = "(tool results received)";
+
+fn messages(request: &ChatRequest, quirks: &Quirks) -> Vec<Value> {
     let mut out = Vec::new();
+    let mut ids = ToolIdMap::new(quirks.tool_id_rule);
     if let Some(system) = request.system.as_deref().filter(|s| !s.is_empty()) {
-        out.push(json!({"role": "system", "content": system}));
+        let role = match quirks.system_role {
+            SystemRole::System => "system",
+            SystemRole::Developer => "developer",
+        };
+        out.push(json!({"role": role, "content": system}));
     }
     for message in &request.messages {
         match message.role {
-            Role::User => user_messages(message, &mut out),
-            Role::Assistant => out.extend(assistant_message(message)),
+            Role::User => user_messages(message, &mut ids, &mut out),
+            Role::Assistant => out.extend(assistant_message(message, &mut ids)),
         }
+    }
+    if quirks.user_after_tool == UserAfterTool::NeedsAssistant {
+        bridge_tool_to_user(&mut out);
     }
     out
 }
 
-fn user_messages(message: &Message, out: &mut Vec<Value>) {
+/// Puts an assistant message between every `tool` message and a `user` message after it.
+fn bridge_tool_to_user(messages: &mut Vec<Value>) {
+    let role = |m: &Value| m.get("role").and_then(Value::as_str).map(str::to_owned);
+    let mut i = 1;
+    while i < messages.len() {
+        if role(&messages[i - 1]).as_deref() == Some("tool")
+            && role(&messages[i]).as_deref() == Some("user")
+        {
+            messages.insert(i, json!({"role": "assistant", "content": BRIDGE_TEXT}));
+            i += 1;
+        }
+        i += 1;
+    }
+}
+
+fn user_messages(message: &Message, ids: &mut ToolIdMap, out: &mut Vec<Value>) {
     let mut content: Vec<&Part> = Vec::new();
     let mut result_images: Vec<&Image> = Vec::new();
     for part in &message.parts {
@@ -170,7 +215,7 @@ fn user_messages(message: &Message, out: &mut Vec<Value>) {
             Part::ToolResult(result) => {
                 out.push(json!({
                     "role": "tool",
-                    "tool_call_id": wire_tool_call_id(&result.call_id),
+                    "tool_call_id": ids.wire(&result.call_id),
                     "content": result.text(),
                 }));
                 result_images.extend(result.content.iter().filter_map(|item| match item {
@@ -219,7 +264,7 @@ fn image_part(image: &Image) -> Value {
     json!({"type": "image_url", "image_url": {"url": url}})
 }
 
-fn assistant_message(message: &Message) -> Option<Value> {
+fn assistant_message(message: &Message, ids: &mut ToolIdMap) -> Option<Value> {
     let texts: Vec<&str> = message
         .parts
         .iter()
@@ -237,7 +282,7 @@ fn assistant_message(message: &Message) -> Option<Value> {
                 call.arguments.as_str()
             };
             json!({
-                "id": wire_tool_call_id(&call.id),
+                "id": ids.wire(&call.id),
                 "type": "function",
                 "function": {"name": call.name, "arguments": arguments},
             })
@@ -272,6 +317,7 @@ mod tests {
             base_url: base.into(),
             credential: Some(Credential::ApiKey("sk-test".into())),
             headers: Headers::new(),
+            quirks: Default::default(),
         }
     }
 
@@ -461,6 +507,7 @@ mod tests {
                 base_url: "http://localhost:11434/v1".into(),
                 credential: None,
                 headers: Headers::new(),
+                quirks: Default::default(),
             },
             &request,
         );
@@ -482,6 +529,7 @@ mod tests {
             base_url: "https://api.githubcopilot.com".into(),
             credential: Some(Credential::Bearer("tok".into())),
             headers,
+            quirks: Default::default(),
         };
         let mut request = ChatRequest {
             model: "m".into(),
