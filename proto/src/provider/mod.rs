@@ -20,6 +20,7 @@ pub mod anthropic;
 mod assembler;
 mod error;
 pub mod gemini;
+pub mod ids;
 pub mod openai_chat;
 pub mod openai_responses;
 pub mod profile;

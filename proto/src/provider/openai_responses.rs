@@ -230,32 +230,7 @@ fn function_call_item(call: &ToolCall, model: &str) -> Value {
 /// different ids cannot collide, a hash of the original appended (cut to fit 64 chars).
 /// Deterministic, so a call and its result still match.
 pub fn sanitize_id(id: &str) -> String {
-    let valid = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
-    if !id.is_empty() && id.len() <= MAX_ID_LEN && id.chars().all(valid) {
-        return id.to_string();
-    }
-    let suffix = format!("_{:08x}", fnv1a(id.as_bytes()));
-    let keep = MAX_ID_LEN - suffix.len();
-    let mut out: String = id
-        .chars()
-        .map(|c| if valid(c) { c } else { '_' })
-        .take(keep)
-        .collect();
-    if out.is_empty() {
-        out.push_str("id");
-    }
-    out.push_str(&suffix);
-    out
-}
-
-/// 32-bit FNV-1a: a stable, dependency-free hash for id suffixes.
-fn fnv1a(bytes: &[u8]) -> u32 {
-    let mut hash: u32 = 0x811c_9dc5;
-    for &b in bytes {
-        hash ^= u32::from(b);
-        hash = hash.wrapping_mul(0x0100_0193);
-    }
-    hash
+    super::ids::wire_id(id, MAX_ID_LEN)
 }
 
 /// Decodes a non-streaming response (`{id, model, status, output, usage, …}`) into the
@@ -1520,9 +1495,9 @@ mod tests {
         assert!(a
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'));
-        assert!(a.starts_with("call_abc_fc_"));
+        assert!(a.starts_with("call_abcfc_"), "{a}");
         assert_ne!(sanitize_id("a|b"), sanitize_id("a+b"));
-        assert_eq!(sanitize_id("").len(), 11);
+        assert_eq!(sanitize_id("").len(), "call_".len() + 16);
     }
 
     fn origin(model: &str) -> Origin {

@@ -83,24 +83,7 @@ pub fn build_request(endpoint: &Endpoint, request: &ChatRequest) -> Request {
 /// A valid id is kept as is; otherwise its allowed characters are kept, shortened, and
 /// followed by a hash of the whole original id, so two ids never collapse into one.
 pub fn wire_tool_call_id(id: &str) -> String {
-    let allowed = |c: &char| c.is_ascii_alphanumeric() || *c == '_' || *c == '-';
-    if !id.is_empty() && id.len() <= MAX_TOOL_CALL_ID_LEN && id.chars().all(|c| allowed(&c)) {
-        return id.to_string();
-    }
-    let hash = format!("{:016x}", fnv1a64(id.as_bytes()));
-    let keep = MAX_TOOL_CALL_ID_LEN - 1 - hash.len();
-    let mut prefix: String = id.chars().filter(allowed).take(keep).collect();
-    if prefix.is_empty() {
-        prefix.push_str("call");
-    }
-    format!("{prefix}_{hash}")
-}
-
-/// FNV-1a, 64 bits: small, stable across platforms and versions.
-fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
-        (hash ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    crate::provider::ids::wire_id(id, MAX_TOOL_CALL_ID_LEN)
 }
 
 fn request_body(request: &ChatRequest) -> Value {

@@ -68,25 +68,15 @@ pub fn build_request(endpoint: &Endpoint, request: &ChatRequest) -> Request {
 /// as is; otherwise its allowed characters are kept, shortened, and followed by a hash of
 /// the whole original id, so two different ids never collapse into one.
 pub fn wire_tool_call_id(id: &str) -> String {
+    use crate::provider::ids::wire_id;
+    // A Responses-style `call_…|fc_…` pair: the call id is the part that matters.
     let head = id.split('|').next().unwrap_or(id);
-    let allowed = |c: &char| c.is_ascii_alphanumeric() || *c == '_' || *c == '-';
-    if !head.is_empty() && head.len() <= MAX_TOOL_CALL_ID_LEN && head.chars().all(|c| allowed(&c)) {
-        return head.to_string();
+    let wired = wire_id(head, MAX_TOOL_CALL_ID_LEN);
+    if wired == head {
+        wired
+    } else {
+        wire_id(id, MAX_TOOL_CALL_ID_LEN)
     }
-    let hash = format!("{:016x}", fnv1a64(id.as_bytes()));
-    let keep = MAX_TOOL_CALL_ID_LEN - 1 - hash.len();
-    let mut prefix: String = head.chars().filter(allowed).take(keep).collect();
-    if prefix.is_empty() {
-        prefix.push_str("call");
-    }
-    format!("{prefix}_{hash}")
-}
-
-/// FNV-1a, 64 bits: small, stable across platforms and versions.
-pub(super) fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
-        (hash ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }
 
 fn request_body(base: &str, request: &ChatRequest, quirks: &Quirks) -> Value {

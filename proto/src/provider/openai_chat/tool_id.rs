@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 
 use crate::provider::profile::ToolIdRule;
 
-use super::request::{fnv1a64, wire_tool_call_id};
+use super::request::wire_tool_call_id;
+use crate::tool::fnv1a64;
 
 /// The length of a Mistral tool-call id.
 pub const MISTRAL_TOOL_CALL_ID_LEN: usize = 9;
