@@ -3,7 +3,13 @@
 
 mod client;
 mod connect;
+mod driver;
+mod fanout;
 mod pool;
+mod runtime;
 mod tls;
 
 pub use client::SmolClient;
+pub use driver::{Credentials, Handle, SmolDriver, Update};
+pub use fanout::Fanout;
+pub use runtime::SmolRuntime;
