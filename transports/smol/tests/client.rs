@@ -10,7 +10,7 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use cm_driver::{ClientOptions, Input};
+use cm_driver::{ClientOptions, Input, TrustRoots};
 use cm_mock::{MockServer, Script};
 use cm_proto::agent::{HttpId, TransportError};
 use cm_proto::http::{Headers, Method, Request};
@@ -96,7 +96,7 @@ fn listener(
 }
 
 /// Reads one request (head, then a `Content-Length` body); `None` once the client closed.
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<String> {
+fn read_request(reader: &mut impl BufRead) -> Option<String> {
     let mut head = String::new();
     loop {
         let mut line = String::new();
@@ -451,4 +451,102 @@ fn no_proxy_hosts_are_reached_directly() {
         post(&format!("{}/v1/messages", mock.url())),
     );
     assert_eq!(status_of(&got), Some(200), "{got:?}");
+}
+
+const TLS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tls");
+
+/// A TLS server on 127.0.0.1 for `localhost` (certificate from `tests/tls`), answering
+/// every request on a connection with `response`; returns its port and the count of
+/// connections accepted.
+fn tls_listener(response: &'static [u8]) -> (u16, Arc<AtomicUsize>) {
+    use futures_rustls::pki_types::pem::PemObject;
+    use futures_rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use futures_rustls::rustls::{self, ServerConfig, ServerConnection, StreamOwned};
+
+    let certs = CertificateDer::pem_file_iter(format!("{TLS_DIR}/localhost.pem"))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(format!("{TLS_DIR}/localhost.key")).unwrap();
+    let config =
+        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+    let config = Arc::new(config);
+    let (url, accepted) = listener(move |stream, _| {
+        let Ok(connection) = ServerConnection::new(Arc::clone(&config)) else {
+            return;
+        };
+        let mut reader = BufReader::new(StreamOwned::new(connection, stream));
+        while read_request(&mut reader).is_some() {
+            if reader.get_mut().write_all(response).is_err() {
+                return;
+            }
+        }
+    });
+    let port = url.rsplit(':').next().unwrap().parse().unwrap();
+    (port, accepted)
+}
+
+fn trusting_the_test_ca(lookup: impl Fn(&str) -> Option<String>) -> ClientOptions {
+    ClientOptions {
+        roots: TrustRoots::Files(vec![format!("{TLS_DIR}/ca.pem").into()]),
+        ..ClientOptions::from_lookup(lookup)
+    }
+}
+
+#[test]
+fn https_with_a_trusted_certificate_works_and_keeps_the_connection() {
+    let (port, accepted) = tls_listener(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecret");
+    let client = SmolClient::new(trusting_the_test_ca(|_| None));
+    for _ in 0..2 {
+        let got = exchange(&client, post(&format!("https://localhost:{port}/v1")));
+        assert_eq!(status_of(&got), Some(200), "{got:?}");
+        assert_eq!(body_of(&got), b"secret");
+        assert_eq!(got.last(), Some(&Input::HttpEnd(ID)));
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn https_with_an_unknown_issuer_is_a_connect_error() {
+    let (port, _) = tls_listener(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    let options = ClientOptions {
+        roots: TrustRoots::WebPki,
+        ..ClientOptions::from_lookup(|_| None)
+    };
+    let got = exchange(
+        &SmolClient::new(options),
+        post(&format!("https://localhost:{port}/v1")),
+    );
+    match got.as_slice() {
+        [Input::HttpError(ID, TransportError::Connect(message))] => {
+            assert!(
+                message.contains("tls") && message.contains("UnknownIssuer"),
+                "{message}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn https_through_a_connect_proxy_is_tls_inside_the_tunnel() {
+    let (port, _) = tls_listener(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\ntunnelled");
+    let upstream: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let (proxy_url, connect_lines) = connect_proxy(upstream);
+    let options = trusting_the_test_ca(|name| (name == "HTTPS_PROXY").then(|| proxy_url.clone()));
+    let got = exchange(
+        &SmolClient::new(options),
+        post(&format!("https://localhost:{port}/v1")),
+    );
+    assert_eq!(
+        connect_lines.recv_timeout(Duration::from_secs(5)).unwrap(),
+        format!("CONNECT localhost:{port} HTTP/1.1")
+    );
+    assert_eq!(body_of(&got), b"tunnelled", "{got:?}");
+    assert_eq!(got.last(), Some(&Input::HttpEnd(ID)));
 }
