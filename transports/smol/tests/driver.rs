@@ -12,12 +12,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cm_driver::{ClientOptions, Runtime, ToolHost};
-use cm_host::Workspace;
+use cm_host::{SessionId, SessionStore, Workspace};
 use cm_mock::{MockServer, Script};
 use cm_proto::agent::{Agent, AgentConfig, Decision, End, Event, Outcome};
 use cm_proto::message::Part;
 use cm_proto::provider::{Credential, Endpoint, WireFormat};
 use cm_proto::session::{replay, Entry, Record};
+use cm_proto::time::UnixMillis;
 use cm_proto::tool::{builtin_defs, ToolOptions};
 use cm_smol::{Handle, SmolClient, SmolDriver, SmolRuntime, Update};
 use test_dir::TestDir;
@@ -99,7 +100,12 @@ fn a_turn_with_tools_and_a_question_answered_through_the_handle() {
     ]));
     let mut agent = agent_for(&mock, |_| {});
     let mut driver = driver_in(workspace.path(), &client());
-    let mut records: Vec<Record> = Vec::new();
+    let data = TestDir::new("smol-data");
+    let store = SessionStore::new(data.join("sessions"));
+    let id = SessionId::generate(UnixMillis(1_700_000_000_000), 1);
+    let mut log = store.create(&id).unwrap();
+    // A subscriber that never reads is dropped when its queue fills; the turn goes on.
+    let stalled = driver.handle().subscribe(1);
 
     let (outcome, updates) = smol::block_on(async {
         let watcher = allow_and_collect(&driver.handle());
@@ -107,13 +113,22 @@ fn a_turn_with_tools_and_a_question_answered_through_the_handle() {
             .run_turn(
                 &mut agent,
                 vec![Part::text("Make notes.txt greet cm.")],
-                &mut records,
+                &mut log,
                 &mut api_key,
             )
             .await
             .unwrap();
         (outcome, watcher.await)
     });
+    drop(log);
+    assert!(stalled.is_closed() && stalled.len() == 1);
+    // Every record is on disk.
+    let records: Vec<Record> = store
+        .load(&id)
+        .unwrap()
+        .into_iter()
+        .map(|value| serde_json::from_value(value).unwrap())
+        .collect();
 
     assert_eq!(outcome.end, End::Completed, "{updates:?}");
     assert_eq!(outcome.steps, 3);
