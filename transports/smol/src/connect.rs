@@ -26,8 +26,31 @@ pub(crate) struct Origin {
     pub(crate) scheme: Scheme,
     pub(crate) host: String,
     pub(crate) port: u16,
-    /// The proxy's `host:port`, when the connection is tunnelled through one.
-    pub(crate) proxy: Option<(String, u16)>,
+    /// The proxy, when the connection is tunnelled through one.
+    pub(crate) proxy: Option<Proxy>,
+}
+
+/// An HTTP proxy that tunnels with `CONNECT`.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Proxy {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    /// `Proxy-Authorization` value, from `user:password@` in the proxy URL.
+    authorization: Option<String>,
+}
+
+impl std::fmt::Debug for Proxy {
+    /// Never shows the credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proxy")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field(
+                "authorization",
+                &self.authorization.as_ref().map(|_| "<hidden>"),
+            )
+            .finish()
+    }
 }
 
 impl Origin {
@@ -41,28 +64,65 @@ impl Origin {
     }
 }
 
-/// The origin for `url`, through `proxy` (a URL such as `http://proxy:3128`) if given.
+/// The origin for `url`, through `proxy` (a URL such as `http://user:pw@proxy:3128`,
+/// user and password percent-encoded) if given.
 pub(crate) fn origin(url: &Url, proxy: Option<&str>) -> Result<Origin, TransportError> {
-    let proxy = match proxy {
-        None => None,
-        Some(proxy) => {
-            let parsed = Url::parse(proxy).map_err(|e| {
-                TransportError::Protocol(format!("request not sent: proxy {proxy}: {e}"))
-            })?;
-            if parsed.scheme() != Scheme::Http {
-                return Err(TransportError::Protocol(format!(
-                    "request not sent: proxy {proxy}: only http:// proxies are supported"
-                )));
-            }
-            Some((parsed.host().to_string(), parsed.port()))
-        }
-    };
     Ok(Origin {
         scheme: url.scheme(),
         host: url.host().to_string(),
         port: url.port(),
-        proxy,
+        proxy: proxy.map(parse_proxy).transpose()?,
     })
+}
+
+fn parse_proxy(proxy: &str) -> Result<Proxy, TransportError> {
+    // The URL itself may hold a password: errors name only what is wrong with it.
+    let refused =
+        |why: &str| TransportError::Protocol(format!("request not sent: proxy url {why}"));
+    let (scheme, rest) = proxy
+        .split_once("://")
+        .ok_or_else(|| refused("has no scheme"))?;
+    if !scheme.eq_ignore_ascii_case("http") {
+        return Err(refused("is not http:// (only http proxies are supported)"));
+    }
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let (userinfo, address) = match authority.rsplit_once('@') {
+        Some((userinfo, address)) => (Some(userinfo), address),
+        None => (None, authority),
+    };
+    let parsed =
+        Url::parse(&format!("http://{address}{path}")).map_err(|e| refused(&e.to_string()))?;
+    let authorization = match userinfo {
+        None => None,
+        Some(userinfo) => {
+            let decoded = percent_decode(userinfo).ok_or_else(|| refused("has a bad %-escape"))?;
+            Some(format!("Basic {}", cm_proto::base64::encode(&decoded)))
+        }
+    };
+    Ok(Proxy {
+        host: parsed.host().to_string(),
+        port: parsed.port(),
+        authorization,
+    })
+}
+
+/// `%XX` escapes decoded; `None` for a malformed one.
+fn percent_decode(text: &str) -> Option<Vec<u8>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&byte) = bytes.get(i) {
+        if byte == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(byte);
+            i += 1;
+        }
+    }
+    Some(out)
 }
 
 /// Opens a connection to `origin` within `timeout`.
@@ -73,7 +133,7 @@ pub(crate) async fn open(
 ) -> Result<Box<dyn Io>, TransportError> {
     within(timeout, "connecting", async {
         let (host, port) = match &origin.proxy {
-            Some((host, port)) => (host.as_str(), *port),
+            Some(proxy) => (proxy.host.as_str(), proxy.port),
             None => (origin.host.as_str(), origin.port),
         };
         let mut tcp = TcpStream::connect((host, port))
@@ -81,8 +141,8 @@ pub(crate) async fn open(
             .map_err(|e| TransportError::Connect(format!("{host}:{port}: {e}")))?;
         // Nagle would hold back the small writes of a request head.
         let _ = tcp.set_nodelay(true);
-        if origin.proxy.is_some() {
-            tunnel(&mut tcp, origin).await?;
+        if let Some(proxy) = &origin.proxy {
+            tunnel(&mut tcp, origin, proxy).await?;
         }
         if origin.scheme == Scheme::Http {
             return Ok(Box::new(tcp) as Box<dyn Io>);
@@ -99,10 +159,14 @@ pub(crate) async fn open(
     .await
 }
 
-/// Asks the proxy on `tcp` for a tunnel to `origin`; fails unless it answers 2xx.
-async fn tunnel(tcp: &mut TcpStream, origin: &Origin) -> Result<(), TransportError> {
+/// Asks `proxy` on `tcp` for a tunnel to `origin`; fails unless it answers 2xx.
+async fn tunnel(tcp: &mut TcpStream, origin: &Origin, proxy: &Proxy) -> Result<(), TransportError> {
     let authority = origin.authority();
-    let request = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n");
+    let mut request = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
+    if let Some(authorization) = &proxy.authorization {
+        request.push_str(&format!("Proxy-Authorization: {authorization}\r\n"));
+    }
+    request.push_str("\r\n");
     let failed = |e: io::Error| TransportError::Connect(format!("proxy: {e}"));
     tcp.write_all(request.as_bytes()).await.map_err(failed)?;
     let mut decoder = ResponseDecoder::new(Method::Other("CONNECT".into()));
@@ -150,4 +214,69 @@ pub(crate) async fn within<T>(
         )))
     };
     smol::future::or(work, expired).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(text: &str) -> Url {
+        Url::parse(text).unwrap()
+    }
+
+    #[test]
+    fn the_origin_names_the_proxy_when_there_is_one() {
+        let direct = origin(&url("https://api.example.com/v1"), None).unwrap();
+        assert_eq!(
+            (
+                direct.scheme,
+                direct.host.as_str(),
+                direct.port,
+                direct.proxy
+            ),
+            (Scheme::Https, "api.example.com", 443, None)
+        );
+        let proxied = origin(&url("http://[::1]:8080/"), Some("http://proxy:3128/")).unwrap();
+        assert_eq!(proxied.authority(), "[::1]:8080");
+        let proxy = proxied.proxy.unwrap();
+        assert_eq!(
+            (proxy.host.as_str(), proxy.port, proxy.authorization),
+            ("proxy", 3128, None)
+        );
+    }
+
+    #[test]
+    fn proxy_credentials_become_basic_authorization_and_stay_hidden() {
+        let target = url("https://api.example.com/");
+        let proxied = origin(&target, Some("http://al%40ce:p%3Ass@proxy:8080")).unwrap();
+        let proxy = proxied.proxy.unwrap();
+        // base64("al@ce:p:ss")
+        assert_eq!(
+            proxy.authorization.as_deref(),
+            Some("Basic YWxAY2U6cDpzcw==")
+        );
+        assert_eq!(proxy.host, "proxy");
+        assert!(!format!("{proxy:?}").contains("YWxA"));
+        let bad = origin(&target, Some("http://user:p%zz@proxy:1"));
+        assert!(matches!(bad, Err(TransportError::Protocol(m)) if !m.contains("p%zz")));
+    }
+
+    #[test]
+    fn proxies_other_than_plain_http_are_refused_before_connecting() {
+        let target = url("https://api.example.com/");
+        for proxy in [
+            "https://proxy:443",
+            "socks5://proxy:1080",
+            "proxy:3128",
+            "http://",
+        ] {
+            assert!(
+                matches!(
+                    origin(&target, Some(proxy)),
+                    Err(TransportError::Protocol(_))
+                ),
+                "{proxy}"
+            );
+        }
+    }
 }

@@ -388,14 +388,13 @@ fn a_proxy_that_never_answers_connect_times_out_at_the_connect_timeout() {
 }
 
 /// A CONNECT proxy on 127.0.0.1 that tunnels to `upstream` whatever host is asked for,
-/// and reports each CONNECT line it received.
+/// and reports the head of each CONNECT request it received.
 fn connect_proxy(upstream: std::net::SocketAddr) -> (String, mpsc::Receiver<String>) {
     let (seen, lines) = mpsc::channel();
     let (url, _) = listener(move |client, _| {
         let mut reader = BufReader::new(client.try_clone().unwrap());
         let head = read_request(&mut reader).unwrap();
-        seen.send(head.lines().next().unwrap_or_default().to_string())
-            .unwrap();
+        seen.send(head).unwrap();
         let server = TcpStream::connect(upstream).unwrap();
         (&client)
             .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
@@ -427,7 +426,7 @@ fn a_proxy_from_the_environment_carries_the_request_through_connect() {
     );
     assert_eq!(
         connect_lines.recv_timeout(Duration::from_secs(5)).unwrap(),
-        "CONNECT model.invalid:80 HTTP/1.1",
+        "CONNECT model.invalid:80 HTTP/1.1\r\nHost: model.invalid:80\r\n\r\n",
         "the proxy, not the client, resolves the host"
     );
     assert_eq!(status_of(&got), Some(200), "{got:?}");
@@ -538,14 +537,20 @@ fn https_through_a_connect_proxy_is_tls_inside_the_tunnel() {
     let (port, _) = tls_listener(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\ntunnelled");
     let upstream: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let (proxy_url, connect_lines) = connect_proxy(upstream);
-    let options = trusting_the_test_ca(|name| (name == "HTTPS_PROXY").then(|| proxy_url.clone()));
+    let with_password = proxy_url.replace("http://", "http://cm:s%40cret@");
+    let options =
+        trusting_the_test_ca(|name| (name == "HTTPS_PROXY").then(|| with_password.clone()));
     let got = exchange(
         &SmolClient::new(options),
         post(&format!("https://localhost:{port}/v1")),
     );
     assert_eq!(
         connect_lines.recv_timeout(Duration::from_secs(5)).unwrap(),
-        format!("CONNECT localhost:{port} HTTP/1.1")
+        format!(
+            "CONNECT localhost:{port} HTTP/1.1\r\nHost: localhost:{port}\r\n\
+             Proxy-Authorization: Basic Y206c0BjcmV0\r\n\r\n"
+        ),
+        "base64(\"cm:s@cret\")"
     );
     assert_eq!(body_of(&got), b"tunnelled", "{got:?}");
     assert_eq!(got.last(), Some(&Input::HttpEnd(ID)));
