@@ -88,12 +88,17 @@ impl SmolClient {
 
     /// Sends `request` and reports the response to `inputs` under `id`: its head, each
     /// piece of body as it arrives, then [`Input::HttpEnd`] — or [`Input::HttpError`] at
-    /// any point instead. Statuses are not errors (a 429 is a head and a body).
+    /// any point instead. Statuses are not errors (a 429 is a head and a body). The
+    /// options' `User-Agent` is sent unless the request has one.
     ///
     /// Only connecting is bounded here (the options' connect timeout); how long a
     /// response may take is the agent's deadline, which cancels the exchange by dropping
     /// this future.
-    pub async fn exchange(&self, id: HttpId, request: Request, inputs: &Sender<Input>) {
+    pub async fn exchange(&self, id: HttpId, mut request: Request, inputs: &Sender<Input>) {
+        if request.headers.get("user-agent").is_none() {
+            let agent = self.shared.options.user_agent.clone();
+            request.headers.push("user-agent", agent);
+        }
         let last = match self.respond(id, &request, inputs).await {
             Ok(()) => Input::HttpEnd(id),
             Err(Stop::Failed(error)) => Input::HttpError(id, error),

@@ -555,3 +555,37 @@ fn https_through_a_connect_proxy_is_tls_inside_the_tunnel() {
     assert_eq!(body_of(&got), b"tunnelled", "{got:?}");
     assert_eq!(got.last(), Some(&Input::HttpEnd(ID)));
 }
+
+#[test]
+fn the_request_goes_out_as_encoded_with_the_clients_user_agent() {
+    let (heads_tx, heads) = mpsc::channel();
+    let (url, _) = listener(move |stream, _| {
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        while let Some(head) = read_request(&mut reader) {
+            heads_tx.send(head).unwrap();
+            (&stream)
+                .write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
+                .unwrap();
+        }
+    });
+    let client = client();
+    let got = exchange(&client, post(&format!("{url}/v1/messages?beta=true")));
+    assert_eq!(got.len(), 2, "a head and the end, no body: {got:?}");
+    let host = url.trim_start_matches("http://");
+    assert_eq!(
+        heads.recv_timeout(Duration::from_secs(5)).unwrap(),
+        format!(
+            "POST /v1/messages?beta=true HTTP/1.1\r\nHost: {host}\r\n\
+             content-type: application/json\r\nuser-agent: cm/{}\r\nContent-Length: 97\r\n\r\n",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+    let mut own = post(&url);
+    own.headers.push("User-Agent", "editor/2");
+    exchange(&client, own);
+    let head = heads.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(
+        head.contains("User-Agent: editor/2\r\n") && !head.contains("cm/"),
+        "{head}"
+    );
+}
