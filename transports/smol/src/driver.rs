@@ -26,7 +26,7 @@ pub enum Update {
 }
 
 /// What a turn's credentials callback is: the credential for a provider id.
-pub type Credentials<'a> = dyn FnMut(&str) -> Option<Credential> + Send + 'a;
+pub type CredentialFn<'a> = dyn FnMut(&str) -> Option<Credential> + Send + 'a;
 
 /// Runs the turns of one session's agent on smol.
 ///
@@ -125,7 +125,7 @@ impl SmolDriver {
         agent: &mut Agent,
         parts: Vec<Part>,
         log: &mut (dyn RecordSink + Send),
-        credentials: &mut Credentials<'_>,
+        credentials: &mut CredentialFn<'_>,
     ) -> Result<Outcome, DriverError> {
         agent.submit(parts, self.runtime.now(), self.runtime.wall_clock())?;
         self.run(agent, log, credentials).await
@@ -143,7 +143,7 @@ impl SmolDriver {
         &mut self,
         agent: &mut Agent,
         log: &mut (dyn RecordSink + Send),
-        credentials: &mut Credentials<'_>,
+        credentials: &mut CredentialFn<'_>,
     ) -> Result<Outcome, DriverError> {
         while self.inputs.try_recv().is_ok() {}
         let mut turn = Turn {
@@ -179,7 +179,7 @@ struct Turn<'a> {
 }
 
 impl Turn<'_> {
-    async fn pump(&mut self, credentials: &mut Credentials<'_>) -> Result<Outcome, DriverError> {
+    async fn pump(&mut self, credentials: &mut CredentialFn<'_>) -> Result<Outcome, DriverError> {
         loop {
             while let Some(output) = self.agent.poll_output() {
                 if let Some(result) = self.act(output, credentials) {
@@ -205,7 +205,7 @@ impl Turn<'_> {
     fn act(
         &mut self,
         output: Output,
-        credentials: &mut Credentials<'_>,
+        credentials: &mut CredentialFn<'_>,
     ) -> Option<Result<Outcome, DriverError>> {
         let driver = &mut *self.driver;
         match output {
