@@ -35,6 +35,40 @@ pub type CredentialFn<'a> = dyn FnMut(&str) -> Option<Credential> + Send + 'a;
 /// reports is published as [`Update`]s to every subscriber ([`Handle::subscribe`]);
 /// permission questions wait for [`Handle::answer`] (or are answered at once after
 /// [`SmolDriver::answer_all`]); [`Handle::abort`] stops the running turn.
+///
+/// ```no_run
+/// # use std::sync::Arc;
+/// # use cm_driver::{ClientOptions, Runtime, ToolHost};
+/// # use cm_proto::agent::{Agent, Event};
+/// # use cm_proto::message::Part;
+/// # use cm_proto::provider::Credential;
+/// # use cm_smol::{SmolClient, SmolDriver, SmolRuntime, Update};
+/// # fn demo(mut agent: Agent, tools: ToolHost, mut log: cm_host::SessionLog, key: Credential) {
+/// let runtime: Arc<dyn Runtime> = Arc::new(SmolRuntime::new());
+/// let http = SmolClient::new(ClientOptions::from_env()); // one per process, cloned
+/// let mut driver = SmolDriver::new(runtime, http, tools);
+/// let handle = driver.handle(); // for other tasks: subscribe, answer, abort
+/// let updates = handle.subscribe_unbounded();
+/// let turn = smol::spawn(async move {
+///     let mut credentials = |_: &str| Some(key.clone());
+///     let parts = vec![Part::text("hi")];
+///     driver.run_turn(&mut agent, parts, &mut log, &mut credentials).await
+/// });
+/// smol::block_on(async {
+///     while let Ok(update) = updates.recv().await {
+///         match update {
+///             Update::Event(Event::PermissionAsked { id, .. }) => {
+///                 handle.answer(id, cm_proto::agent::Decision::AllowOnce)
+///             }
+///             Update::Done(_) => break,
+///             _ => {}
+///         }
+///     }
+///     let outcome = turn.await;
+/// #   drop(outcome);
+/// });
+/// # }
+/// ```
 pub struct SmolDriver {
     runtime: Arc<dyn Runtime>,
     http: SmolClient,
@@ -58,6 +92,12 @@ impl Handle {
     /// happens when it falls `capacity` updates behind.
     pub fn subscribe(&self, capacity: usize) -> Receiver<Update> {
         self.updates.subscribe(capacity)
+    }
+
+    /// A subscriber that sees every update however far behind it is; see
+    /// [`Fanout::subscribe_unbounded`].
+    pub fn subscribe_unbounded(&self) -> Receiver<Update> {
+        self.updates.subscribe_unbounded()
     }
 
     /// Answers question `id` (from [`Event::PermissionAsked`]); an answer to a question

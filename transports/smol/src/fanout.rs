@@ -30,6 +30,14 @@ impl<T: Clone> Fanout<T> {
         receiver
     }
 
+    /// A subscriber with no bound, never dropped for falling behind: for a consumer that
+    /// must see everything and keeps reading (a relay into a server's own buffer).
+    pub fn subscribe_unbounded(&self) -> Receiver<T> {
+        let (sender, receiver) = async_channel::unbounded();
+        self.lock().push(sender);
+        receiver
+    }
+
     /// Sends `item` to every subscriber; forgets those that left or fell behind.
     pub fn publish(&self, item: &T) {
         self.lock()
@@ -106,6 +114,16 @@ mod tests {
         assert_eq!(slow.try_recv(), Ok(0));
         assert_eq!(slow.try_recv(), Ok(1));
         assert!(slow.try_recv().is_err() && slow.is_closed());
+    }
+
+    #[test]
+    fn an_unbounded_subscriber_is_never_dropped() {
+        let fanout = Fanout::new();
+        let relay = fanout.subscribe_unbounded();
+        for n in 0..10_000 {
+            fanout.publish(&n);
+        }
+        assert_eq!((fanout.subscribers(), relay.len()), (1, 10_000));
     }
 
     #[test]

@@ -261,7 +261,7 @@ fn run_smol(case: &Case) -> Run {
     let mut driver = SmolDriver::new(Arc::clone(&runtime), http, tools(dir.path(), &runtime))
         .answer_all(Decision::AllowOnce);
     let handle = driver.handle();
-    let updates = handle.subscribe(1 << 16);
+    let updates = handle.subscribe_unbounded();
     let mut records: Vec<Record> = Vec::new();
     let outcome = smol::block_on(async {
         if let Some(after) = case.abort_after {
