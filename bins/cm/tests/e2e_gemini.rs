@@ -1,6 +1,6 @@
 //! Google Gemini through the real `cm` binary against cm-mock on loopback: a text answer,
-//! a tool round trip whose thought signatures come back on the next request, and a 429
-//! retried after Google's `RetryInfo` delay.
+//! a tool round trip whose thought signatures come back on the next request, a safety
+//! block reported as such, and a 429 retried after Google's `RetryInfo` delay.
 
 mod common;
 
@@ -121,6 +121,46 @@ fn a_tool_round_trip_sends_the_thought_signatures_back() {
         response["id"], call["functionCall"]["id"],
         "the result pairs with its call"
     );
+}
+
+#[test]
+fn a_safety_block_is_reported_as_such() {
+    let server = mock(json!([
+        {"text": "I can", "stop_reason": "SAFETY"},
+        {"text": "", "stop_reason": "SAFETY"},
+    ]));
+    let sandbox = sandbox("gemini-safety", &server);
+    let run = sandbox.cm(&[
+        "run",
+        "-q",
+        "--model",
+        "google/gemini-2.5-flash",
+        "something unsafe",
+    ]);
+    run.expect_code(0);
+    assert_eq!(run.stdout, "I can\n");
+    assert!(
+        run.stderr.contains("safety filter blocked the answer"),
+        "{}",
+        run.stderr
+    );
+    // An empty blocked answer never enters the history, and is still reported.
+    let json = sandbox.cm(&[
+        "run",
+        "--format",
+        "json",
+        "--model",
+        "google/gemini-2.5-flash",
+        "again",
+    ]);
+    json.expect_code(0);
+    let done = json
+        .events()
+        .into_iter()
+        .find(|e| e["type"] == "done")
+        .expect("a done event");
+    assert_eq!(done["end"], "completed");
+    assert_eq!(done["stop_reason"], "content_filter");
 }
 
 #[test]
