@@ -2,7 +2,8 @@
 //!
 //! It speaks HTTP/1.1 (cm-proto's codec, one thread per connection, keep-alive) and
 //! answers Anthropic `POST /v1/messages`, OpenAI `POST /v1/chat/completions` and
-//! `POST /v1/responses`, streamed or whole, from a [`Script`]: a list of turns taken in
+//! `POST /v1/responses`, and Gemini `POST /v1beta/models/{model}:streamGenerateContent`
+//! and `:generateContent`, streamed or whole, from a [`Script`]: a list of turns taken in
 //! order by successive model requests. A turn answers with text, reasoning and tool calls
 //! in the endpoint's real wire shape, replays a recorded fixture byte for byte, or fails on
 //! purpose (an error status, a delay, a trickle, a cut, a stall). Every request is logged
