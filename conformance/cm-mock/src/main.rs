@@ -86,6 +86,7 @@ fn main() -> ExitCode {
         port: args.port,
         log_path: args.log,
         print_requests: !args.quiet,
+        ..Config::default()
     };
     let mut server = match MockServer::start_with(config) {
         Ok(server) => server,
