@@ -600,3 +600,31 @@ fn a_revoked_refresh_token_says_to_log_in_again() {
     );
     seen.assert_no_secret();
 }
+
+#[test]
+fn a_403_for_region_or_plan_reads_as_an_access_problem() {
+    let server = mock(
+        json!([{"fault": {"status": 403, "body": {"error": {
+            "message": "Country, region, or territory not supported",
+            "type": "request_forbidden", "code": "unsupported_country_region_territory"}}}}]),
+        OAuthScript::default(),
+    );
+    let sandbox = acme_sandbox(&server);
+    seed(&sandbox, "seeded-at", "seeded-rt", now_ms() + 3_600_000);
+    let run = sandbox.cm(&["run", "--model", "acme/m1", "hi"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains("refused `m1` for this account")
+            && run
+                .stderr
+                .contains("Country, region, or territory not supported")
+            && run.stderr.contains("plan, region or organisation"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        paths(&server),
+        [WELL_KNOWN, "/v1/chat/completions"],
+        "a 403 is not refreshed"
+    );
+}
