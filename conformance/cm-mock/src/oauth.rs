@@ -9,6 +9,7 @@
 //! | `POST /oauth/revoke` | RFC 7009: the token stops working |
 //! | `GET /copilot_internal/v2/token` | a GitHub token for a Copilot API token, `endpoints.api` = `<mock>/copilot` |
 //! | `GET /.well-known/oauth-authorization-server` | RFC 8414 metadata naming the routes above |
+//! | `GET /copilot/models` | a Copilot-shaped model list (`vendor`, `capabilities.limits`, `supports`) |
 //!
 //! What happens is set by an [`OAuthScript`]. Tokens are `mock-at-N` (access),
 //! `mock-rt-N` (refresh, rotated on every refresh: the old one is revoked) and
@@ -221,6 +222,7 @@ pub(crate) fn respond(
             whole_json(200, &json!({}))
         }
         (Method::Get, "/copilot_internal/v2/token") => copilot(state, head, base, now_secs),
+        (Method::Get, "/copilot/models") => whole_json(200, &copilot_models()),
         (Method::Get, "/.well-known/oauth-authorization-server") => whole_json(
             200,
             &json!({
@@ -376,6 +378,31 @@ fn copilot(state: &mut OAuthState, head: &RequestHead, base: &str, now_secs: u64
     whole_json(200, &token)
 }
 
+/// Two chat models and an embedding model, as Copilot lists them (wire-formats.md §6.4).
+fn copilot_models() -> Value {
+    let chat = |id: &str, vendor: &str, context: u64, output: u64, endpoints: &[&str]| {
+        json!({
+            "id": id, "name": id, "object": "model", "vendor": vendor, "version": id,
+            "preview": false, "model_picker_enabled": true,
+            "billing": {"is_premium": false, "multiplier": 0},
+            "capabilities": {"family": id, "type": "chat", "object": "model_capabilities",
+                "tokenizer": "o200k_base",
+                "limits": {"max_context_window_tokens": context, "max_output_tokens": output,
+                           "max_prompt_tokens": context - output},
+                "supports": {"streaming": true, "tool_calls": true,
+                             "parallel_tool_calls": true, "vision": true}},
+            "supported_endpoints": endpoints,
+        })
+    };
+    json!({"object": "list", "data": [
+        chat("gpt-4.1", "Azure OpenAI", 128_000, 16_384, &["/chat/completions"]),
+        chat("claude-sonnet-4", "Anthropic", 200_000, 16_000,
+             &["/chat/completions", "/v1/messages"]),
+        {"id": "text-embedding-3-small", "object": "model", "vendor": "Azure OpenAI",
+         "capabilities": {"type": "embeddings", "family": "text-embedding-3-small"}},
+    ]})
+}
+
 /// The S256 challenge of `verifier` (RFC 7636 §4.2).
 fn s256(verifier: &str) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes());
@@ -385,6 +412,34 @@ fn s256(verifier: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_script_names_only_what_differs_from_the_defaults() {
+        let script: OAuthScript = serde_json::from_str(
+            r#"{"pending": 2, "slow_down": true, "device_outcome": "denied",
+                "authorize": "wrong_state", "expires_in": null}"#,
+        )
+        .unwrap();
+        assert_eq!(script.pending, 2);
+        assert_eq!(script.device_outcome, DeviceOutcome::Denied);
+        assert_eq!(script.authorize, AuthorizeOutcome::WrongState);
+        assert_eq!(script.expires_in, None);
+        assert_eq!(script.interval, 1);
+        assert!(serde_json::from_str::<OAuthScript>(r#"{"pendng": 2}"#).is_err());
+    }
+
+    #[test]
+    fn the_copilot_model_list_has_the_fields_clients_read() {
+        let models = copilot_models();
+        let first = &models["data"][0];
+        assert_eq!(first["id"], "gpt-4.1");
+        assert_eq!(
+            first["capabilities"]["limits"]["max_context_window_tokens"],
+            128_000
+        );
+        assert_eq!(first["capabilities"]["supports"]["tool_calls"], true);
+        assert_eq!(models["data"][2]["capabilities"]["type"], "embeddings");
+    }
 
     #[test]
     fn the_challenge_is_rfc_7636s_example() {
