@@ -19,13 +19,14 @@ use common::{Run, Sandbox};
 use serde_json::{json, Value};
 
 /// Parts of every token cm-mock issues or the tests seed; none may ever be printed.
-const SECRETS: [&str; 6] = [
+const SECRETS: [&str; 7] = [
     "mock-at-",
     "mock-rt-",
     "mock-copilot-",
     "mock-code-",
     "seeded-",
     "mock-device-code",
+    "tid=mock",
 ];
 
 /// Every output of a test, to grep for tokens at the end.
@@ -120,7 +121,9 @@ fn copilot_sandbox(server: &MockServer) -> Sandbox {
 #[test]
 fn device_login_waits_out_pending_and_slow_down_then_copilot_runs_on_the_exchanged_token() {
     let server = mock(
-        json!([{"expect": {"path": "/copilot/chat/completions"}, "text": "Copilot answered."}]),
+        // Issued in order: the GitHub token (1), the login's Copilot token (2), the run's (3);
+        // the model request carries the run's, not the GitHub token.
+        json!([{"expect": bearer(&copilot_token(3)), "text": "Copilot answered."}]),
         OAuthScript {
             pending: 2,
             slow_down: true,
@@ -200,16 +203,15 @@ fn device_login_waits_out_pending_and_slow_down_then_copilot_runs_on_the_exchang
     );
     let chat = requests.last().expect("the model request");
     assert_eq!(chat.path, "/copilot/chat/completions");
-    assert!(
-        chat.header("authorization")
-            .is_some_and(|v| v.starts_with("Bearer tid=")),
-        "the Copilot token, not the GitHub one: {:?}",
-        chat.headers
-    );
     assert_eq!(
         chat.header("editor-version"),
         Some(concat!("cm/", env!("CARGO_PKG_VERSION")))
     );
+    let exchanges = requests
+        .iter()
+        .filter(|r| r.path == "/copilot_internal/v2/token")
+        .count();
+    assert_eq!(exchanges, 2, "one when logging in, one when the run starts");
 
     let logout = seen.keep(sandbox.cm(&["auth", "logout", "github-copilot"]));
     logout.expect_code(0);
@@ -219,6 +221,57 @@ fn device_login_waits_out_pending_and_slow_down_then_copilot_runs_on_the_exchang
         logout.stderr
     );
     assert!(logout.stdout.contains("removed"), "{}", logout.stdout);
+    seen.assert_no_secret();
+}
+
+/// The Copilot token cm-mock's exchange number `n` issues.
+fn copilot_token(n: u64) -> String {
+    format!("mock-copilot-{n};tid=mock;proxy-ep=proxy.mock.invalid")
+}
+
+#[test]
+fn the_copilot_token_is_exchanged_again_after_refresh_in_and_after_a_401() {
+    let server = mock(
+        json!([
+            {"expect": bearer(&copilot_token(1)),
+             "tool_calls": [{"id": "c1", "name": "bash", "arguments": {"command": "sleep 1.5"}}]},
+            {"expect": bearer(&copilot_token(2)), "fault": {"status": 401}},
+            {"expect": bearer(&copilot_token(3)), "text": "Third token used."}
+        ]),
+        OAuthScript {
+            github_tokens: vec!["seeded-gh".into()],
+            copilot_refresh_in: Some(1),
+            ..OAuthScript::default()
+        },
+    );
+    let mut sandbox = copilot_sandbox(&server);
+    sandbox.global_config(
+        &json!({
+            "provider": {"github-copilot": {"oauth": {
+                "client_id": "cm-test-client",
+                "exchange_url": format!("{}/copilot_internal/v2/token", server.url()),
+            }}},
+            "permission": {"bash": "allow"}
+        })
+        .to_string(),
+    );
+    let dir = sandbox.root().join("data/cm");
+    std::fs::create_dir_all(&dir).expect("data dir");
+    let store = json!({"version": 1, "providers": {"github-copilot": {
+        "type": "oauth", "access": "seeded-gh"}}});
+    std::fs::write(dir.join("auth.json"), store.to_string()).expect("seed auth.json");
+    let mut seen = Transcript::default();
+    let run = seen.keep(sandbox.cm(&["run", "--model", "github-copilot/gpt-4.1", "go"]));
+    run.expect_code(0);
+    assert!(run.stdout.contains("Third token used."), "{}", run.stdout);
+    assert_expectations_met(&server);
+    let exchange = "/copilot_internal/v2/token";
+    let chat = "/copilot/chat/completions";
+    assert_eq!(
+        paths(&server),
+        [exchange, chat, exchange, chat, exchange, chat],
+        "exchanged at the start, after refresh_in passed, and after the 401"
+    );
     seen.assert_no_secret();
 }
 

@@ -13,7 +13,7 @@
 //!
 //! What happens is set by an [`OAuthScript`]. Tokens are `mock-at-N` (access),
 //! `mock-rt-N` (refresh, rotated on every refresh: the old one is revoked) and
-//! `mock-copilot-N`; a refresh token the mock did not issue (or revoked) gets
+//! `mock-copilot-N;tid=mock;proxy-ep=proxy.mock.invalid`; a refresh token the mock did not issue (or revoked) gets
 //! `invalid_grant`. Every request is logged like a model request, form bodies as JSON
 //! objects.
 
@@ -367,8 +367,7 @@ fn copilot(state: &mut OAuthState, head: &RequestHead, base: &str, now_secs: u64
     }
     let n = state.next();
     let mut token = json!({
-        "token": format!("tid=mock;exp={};proxy-ep=proxy.mock.invalid;mock-copilot-{n}",
-            now_secs + state.script.copilot_expires_in),
+        "token": format!("mock-copilot-{n};tid=mock;proxy-ep=proxy.mock.invalid"),
         "expires_at": now_secs + state.script.copilot_expires_in,
         "endpoints": {"api": format!("{base}/copilot")},
     });
