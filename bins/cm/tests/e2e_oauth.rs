@@ -244,7 +244,7 @@ fn the_copilot_token_is_exchanged_again_after_refresh_in_and_after_a_401() {
             ..OAuthScript::default()
         },
     );
-    let mut sandbox = copilot_sandbox(&server);
+    let sandbox = copilot_sandbox(&server);
     sandbox.global_config(
         &json!({
             "provider": {"github-copilot": {"oauth": {
