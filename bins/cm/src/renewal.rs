@@ -97,7 +97,11 @@ impl Renewal {
             };
             StoredLogin::oauth(id, token, client)
         };
-        Ok(Some(Renewal {
+        Ok(Some(Renewal::with_login(login, store, base_url)))
+    }
+
+    fn with_login(login: StoredLogin, store: CredentialStore, base_url: &str) -> Renewal {
+        Renewal {
             live: Arc::new(Mutex::new(Live {
                 issued: access_text(&login).into_iter().collect(),
                 login,
@@ -105,7 +109,7 @@ impl Renewal {
                 store,
                 base_url: base_url.to_string(),
             })),
-        }))
+        }
     }
 
     /// Readies the login for a session's first request and returns the credential and the
@@ -175,7 +179,8 @@ impl Renewal {
     }
 }
 
-/// A client for a login without a refresh token: it is never asked to refresh.
+/// The client of a login without a refresh token: nothing is ever sent to it, so its
+/// endpoints are not discovered.
 fn oauth_client_placeholder(
     settings: &oauth_settings::OAuthSettings,
 ) -> cm_proto::auth::pkce::OAuthClient {
@@ -194,8 +199,6 @@ fn oauth_client_placeholder(
 fn secret_text(credential: &Credential) -> &str {
     match credential {
         Credential::ApiKey(s) | Credential::Bearer(s) => s,
-        #[allow(unreachable_patterns)]
-        _ => "",
     }
 }
 
@@ -358,5 +361,137 @@ impl<H: HttpClient + Send + 'static> HttpClient for RenewingHttp<H> {
 
     fn cancel(&mut self, id: HttpId) {
         lock(&self.inner).cancel(id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_dir::TestDir;
+    use cm_proto::http::Method;
+
+    fn request(url: &str, token: &str) -> Request {
+        Request {
+            method: Method::Post,
+            url: url.to_string(),
+            headers: [
+                ("authorization", format!("Bearer {token}")),
+                ("content-type", "application/json".to_string()),
+            ]
+            .into_iter()
+            .collect(),
+            body: b"{}".to_vec(),
+        }
+    }
+
+    fn login(token: &str) -> StoredLogin {
+        StoredLogin {
+            provider: "acme".into(),
+            credential: Some(Credential::Bearer(token.into())),
+            expires_at: None,
+            refresh_after: None,
+            base_url: None,
+            renew: Renew::Never,
+        }
+    }
+
+    #[test]
+    fn a_request_built_with_an_older_token_gets_the_current_one_and_api_base() {
+        let dir = TestDir::new("renewal-patch");
+        let store = CredentialStore::new(dir.path());
+        let renewal = Renewal::with_login(login("old-token"), store, "https://a.example/v1");
+        {
+            let mut live = renewal.lock();
+            live.issued.push("new-token".into());
+            live.login.credential = Some(Credential::Bearer("new-token".into()));
+            live.login.base_url = Some("https://b.example/v1/".into());
+        }
+        let mut sent = request("https://a.example/v1/chat/completions", "old-token");
+        renewal.patch(&mut sent, &Credential::Bearer("new-token".into()));
+        assert_eq!(sent.url, "https://b.example/v1/chat/completions");
+        assert_eq!(sent.headers.get("authorization"), Some("Bearer new-token"));
+        assert_eq!(sent.headers.get("content-type"), Some("application/json"));
+    }
+
+    /// Answers every request with `status` and an empty JSON body.
+    struct Answering {
+        status: u16,
+        sent: Arc<Mutex<Vec<Request>>>,
+    }
+
+    impl HttpClient for Answering {
+        fn start(&mut self, id: HttpId, request: Request, inputs: Sender<Input>) {
+            lock(&self.sent).push(request);
+            let head = ResponseHead {
+                status: self.status,
+                reason: String::new(),
+                headers: Headers::new(),
+            };
+            let _ = inputs.send(Input::HttpHead(id, head));
+            let _ = inputs.send(Input::HttpBody(id, b"{}".to_vec()));
+            let _ = inputs.send(Input::HttpEnd(id));
+        }
+
+        fn cancel(&mut self, _: HttpId) {}
+    }
+
+    fn exchange(status: u16, renewal: Option<Renewal>) -> (Vec<Input>, Vec<Request>) {
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let mut http = RenewingHttp::new(
+            Answering {
+                status,
+                sent: Arc::clone(&sent),
+            },
+            renewal,
+        );
+        let (inputs, received) = mpsc::channel();
+        http.start(
+            HttpId(7),
+            request("https://a.example/v1/x", "old-token"),
+            inputs,
+        );
+        drop(http);
+        let got: Vec<Input> = received.iter().collect();
+        let sent = lock(&sent).clone();
+        (got, sent)
+    }
+
+    #[test]
+    fn without_a_login_requests_pass_through_untouched() {
+        let (got, sent) = exchange(401, None);
+        assert!(matches!(&got[0], Input::HttpHead(HttpId(7), head) if head.status == 401));
+        assert_eq!(got.len(), 3);
+        assert_eq!(sent.len(), 1);
+    }
+
+    #[test]
+    fn a_401_on_a_login_that_cannot_renew_says_to_log_in_again() {
+        let dir = TestDir::new("renewal-401");
+        let store = CredentialStore::new(dir.path());
+        let renewal = Renewal::with_login(login("old-token"), store, "https://a.example/v1");
+        let (got, sent) = exchange(401, Some(renewal));
+        assert_eq!(sent.len(), 1, "nothing to renew, so no retry");
+        let [Input::HttpHead(_, head), Input::HttpBody(_, body), Input::HttpEnd(_)] = &got[..]
+        else {
+            panic!("a whole answer: {got:?}");
+        };
+        assert_eq!(head.status, 401);
+        let body: serde_json::Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(
+            body["error"]["message"],
+            "acme still refuses the credential after a refresh: \
+             log in again with `cm auth login acme`"
+        );
+    }
+
+    #[test]
+    fn a_success_is_forwarded_as_it_came() {
+        let dir = TestDir::new("renewal-ok");
+        let store = CredentialStore::new(dir.path());
+        let renewal = Renewal::with_login(login("old-token"), store, "https://a.example/v1");
+        let (got, sent) = exchange(200, Some(renewal));
+        assert_eq!(sent.len(), 1);
+        assert!(matches!(&got[0], Input::HttpHead(_, head) if head.status == 200));
+        assert!(matches!(&got[2], Input::HttpEnd(HttpId(7))));
     }
 }
