@@ -681,3 +681,61 @@ fn a_403_for_region_or_plan_reads_as_an_access_problem() {
         "a 403 is not refreshed"
     );
 }
+
+#[test]
+fn a_configured_provider_can_log_in_with_the_device_flow() {
+    let server = mock(
+        json!([{"expect": bearer("mock-at-1"), "text": "Device token used."}]),
+        OAuthScript {
+            pending: 1,
+            ..OAuthScript::default()
+        },
+    );
+    let url = server.url();
+    let mut sandbox = Sandbox::new("oauth-device-acme");
+    sandbox.global_config(
+        &json!({"provider": {"acme": {"api": "openai-chat", "base_url": format!("{url}/v1"),
+            "oauth": {"client_id": "cm-acme", "device_url": format!("{url}/login/device/code"),
+                      "token_url": format!("{url}/oauth/token")}}}})
+        .to_string(),
+    );
+    sandbox
+        .env("CM_NO_BROWSER", "1")
+        .env("CM_DEVICE_SECOND_MS", "20");
+    let mut seen = Transcript::default();
+    let login = seen.keep(sandbox.cm(&["auth", "login", "acme"]));
+    login.expect_code(0);
+    assert!(login.stderr.contains("MOCK-CODE"), "{}", login.stderr);
+    assert!(
+        login.stdout.contains("logged in to acme, expires"),
+        "{}",
+        login.stdout
+    );
+    let run = seen.keep(sandbox.cm(&["run", "--model", "acme/m1", "hi"]));
+    run.expect_code(0);
+    assert!(run.stdout.contains("Device token used."), "{}", run.stdout);
+    assert_expectations_met(&server);
+    seen.assert_no_secret();
+}
+
+#[test]
+fn a_browser_that_never_comes_back_times_out() {
+    let server = mock(json!([]), OAuthScript::default());
+    let mut sandbox = acme_sandbox(&server);
+    sandbox.env("CM_LOGIN_TIMEOUT_S", "1");
+    let login = sandbox.cm(&["auth", "login", "acme"]);
+    login.expect_code(1);
+    assert!(
+        login
+            .stderr
+            .contains("no answer from the browser within 1 s"),
+        "{}",
+        login.stderr
+    );
+    assert!(
+        login.stderr.contains("/oauth/authorize?"),
+        "the URL is printed: {}",
+        login.stderr
+    );
+    assert!(!sandbox.root().join("data/cm/auth.json").exists());
+}
