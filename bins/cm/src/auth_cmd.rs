@@ -167,6 +167,15 @@ fn revoke(context: &Context, id: &str, stored: &StoredCredential) {
         s.discover()?;
         Ok(s)
     });
+    if settings.as_ref().is_ok_and(|s| s.revoke_url.is_none()) {
+        let hint = if id == COPILOT {
+            "; to revoke it, visit https://github.com/settings/applications"
+        } else {
+            ""
+        };
+        eprintln!("cm: {id} has no revocation endpoint: the token is only removed here{hint}");
+        return;
+    }
     let client = match settings.and_then(|s| s.oauth_client("")) {
         Ok(client) => client,
         Err(e) => {
@@ -182,12 +191,6 @@ fn revoke(context: &Context, id: &str, stored: &StoredCredential) {
         None => (access, TokenHint::AccessToken),
     };
     let Some(request) = client.revocation_request(token.expose(), hint) else {
-        let hint = if id == COPILOT {
-            "; to revoke it, visit https://github.com/settings/applications"
-        } else {
-            ""
-        };
-        eprintln!("cm: {id} has no revocation endpoint: the token is only removed here{hint}");
         return;
     };
     let host = host_of(&request.url);

@@ -30,6 +30,7 @@ const BROWSER_TIMEOUT: Duration = Duration::from_secs(300);
 /// Logs in as `settings` say and returns the token (for Copilot, the GitHub token, whose
 /// exchange was checked).
 pub fn login(settings: &mut OAuthSettings) -> Result<Token, Failure> {
+    settings.client_id()?;
     settings.discover()?;
     let token = if settings.is_device_flow() {
         device(settings)?

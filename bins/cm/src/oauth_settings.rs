@@ -27,8 +27,8 @@ pub const COPILOT: &str = "github-copilot";
 pub struct OAuthSettings {
     /// The provider id.
     pub provider: String,
-    /// The client id.
-    pub client_id: String,
+    /// The client id; required to log in, refresh or revoke, not to exchange.
+    pub client_id: Option<String>,
     /// The scopes asked for.
     pub scopes: Vec<String>,
     /// The issuer, for discovery of missing endpoints.
@@ -69,11 +69,7 @@ pub fn settings(id: &str, config: &Config) -> Result<OAuthSettings, Failure> {
     let pick = |written: &Option<String>, default: &Option<String>| {
         written.clone().or_else(|| default.clone())
     };
-    let client_id = written
-        .client_id
-        .clone()
-        .filter(|c| !c.trim().is_empty())
-        .ok_or_else(|| missing_client_id(id))?;
+    let client_id = written.client_id.clone().filter(|c| !c.trim().is_empty());
     Ok(OAuthSettings {
         provider: id.to_string(),
         client_id,
@@ -116,6 +112,13 @@ fn missing_client_id(id: &str) -> Failure {
 }
 
 impl OAuthSettings {
+    /// The client id, or an error that says why there is none and where to set it.
+    pub fn client_id(&self) -> Result<String, Failure> {
+        self.client_id
+            .clone()
+            .ok_or_else(|| missing_client_id(&self.provider))
+    }
+
     /// Whether the login uses the device flow.
     pub fn is_device_flow(&self) -> bool {
         self.device_url.is_some()
@@ -176,7 +179,7 @@ impl OAuthSettings {
         Ok(DeviceClient {
             device_authorization_endpoint: self.device_url.clone().unwrap_or_default(),
             token_endpoint: self.token_url()?,
-            client_id: self.client_id.clone(),
+            client_id: self.client_id()?,
             scopes: self.scopes.clone(),
         })
     }
@@ -188,7 +191,7 @@ impl OAuthSettings {
             authorization_endpoint: self.authorize_url.clone().unwrap_or_default(),
             token_endpoint: self.token_url()?,
             revocation_endpoint: self.revoke_url.clone(),
-            client_id: self.client_id.clone(),
+            client_id: self.client_id()?,
             redirect_uri: redirect_uri.to_string(),
             scopes: self.scopes.clone(),
             body: BodyEncoding::Form,
@@ -217,10 +220,15 @@ mod tests {
 
     #[test]
     fn copilot_uses_githubs_device_flow_and_needs_a_client_id_from_the_user() {
-        let error = settings(COPILOT, &config("{}")).unwrap_err();
+        let defaults = settings(COPILOT, &config("{}")).unwrap();
+        let error = defaults.device_client().unwrap_err();
         assert!(error
             .message
             .contains("accepts only the OAuth apps GitHub approves"));
+        assert!(
+            defaults.exchange().is_some(),
+            "exchanging needs no client id"
+        );
         let settings = settings(
             COPILOT,
             &config(r#"{"provider": {"github-copilot": {"oauth": {"client_id": "Iv1.mine"}}}}"#),

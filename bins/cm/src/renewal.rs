@@ -188,7 +188,7 @@ fn oauth_client_placeholder(
         authorization_endpoint: String::new(),
         token_endpoint: settings.token_url.clone().unwrap_or_default(),
         revocation_endpoint: None,
-        client_id: settings.client_id.clone(),
+        client_id: settings.client_id.clone().unwrap_or_default(),
         redirect_uri: String::new(),
         scopes: Vec::new(),
         body: cm_proto::auth::BodyEncoding::Form,
