@@ -217,7 +217,7 @@ fn logout(context: &Context, provider: Option<&str>, yes: bool) -> Result<(), Fa
         None => stored.providers.keys().cloned().collect(),
     };
     if provider.is_none() && !ids.is_empty() && !yes && io::stdin().is_terminal() {
-        eprint!("remove the stored keys of {}? [y/N] ", ids.join(", "));
+        eprint!("remove the stored credentials of {}? [y/N] ", ids.join(", "));
         let _ = io::stderr().flush();
         let mut answer = String::new();
         let _ = io::stdin().lock().read_line(&mut answer);
@@ -245,11 +245,11 @@ fn logout(context: &Context, provider: Option<&str>, yes: bool) -> Result<(), Fa
         .map_err(|e| Failure::failed(e.to_string()))?;
     if removed.is_empty() {
         match provider {
-            Some(id) => println!("no stored key for {id}"),
-            None => println!("no stored keys"),
+            Some(id) => println!("no stored key or login for {id}"),
+            None => println!("no stored keys or logins"),
         }
     } else {
-        println!("removed the stored key of {}", removed.join(", "));
+        println!("removed the stored credential of {}", removed.join(", "));
     }
     for id in &ids {
         if let Some((var, _)) = env_key(id, &context.config) {

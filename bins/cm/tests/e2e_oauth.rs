@@ -234,13 +234,13 @@ fn the_copilot_token_is_exchanged_again_after_refresh_in_and_after_a_401() {
     let server = mock(
         json!([
             {"expect": bearer(&copilot_token(1)),
-             "tool_calls": [{"id": "c1", "name": "bash", "arguments": {"command": "sleep 1.5"}}]},
+             "tool_calls": [{"id": "c1", "name": "bash", "arguments": {"command": "sleep 2.5"}}]},
             {"expect": bearer(&copilot_token(2)), "fault": {"status": 401}},
             {"expect": bearer(&copilot_token(3)), "text": "Third token used."}
         ]),
         OAuthScript {
             github_tokens: vec!["seeded-gh".into()],
-            copilot_refresh_in: Some(1),
+            copilot_refresh_in: Some(2),
             ..OAuthScript::default()
         },
     );
