@@ -81,7 +81,8 @@ impl Renewal {
         let login = if let Some(exchange) = settings.exchange() {
             StoredLogin::copilot(access.expose(), exchange)
         } else {
-            if refresh.is_some() {
+            // Refreshing needs only the token endpoint; discover it when config has none.
+            if refresh.is_some() && settings.token_url.is_none() {
                 settings.discover()?;
             }
             let token = Token {
