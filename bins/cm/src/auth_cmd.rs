@@ -217,7 +217,10 @@ fn logout(context: &Context, provider: Option<&str>, yes: bool) -> Result<(), Fa
         None => stored.providers.keys().cloned().collect(),
     };
     if provider.is_none() && !ids.is_empty() && !yes && io::stdin().is_terminal() {
-        eprint!("remove the stored credentials of {}? [y/N] ", ids.join(", "));
+        eprint!(
+            "remove the stored credentials of {}? [y/N] ",
+            ids.join(", ")
+        );
         let _ = io::stderr().flush();
         let mut answer = String::new();
         let _ = io::stdin().lock().read_line(&mut answer);

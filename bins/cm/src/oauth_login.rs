@@ -27,6 +27,9 @@ use crate::run::wall_clock;
 /// How long the browser may take to come back, unless `CM_LOGIN_TIMEOUT_S` says.
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// The longest a device login is polled when the server names no expiry.
+const DEVICE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
 /// Logs in as `settings` say and returns the token (for Copilot, the GitHub token, whose
 /// exchange was checked).
 pub fn login(settings: &mut OAuthSettings) -> Result<Token, Failure> {
@@ -99,8 +102,8 @@ fn device(settings: &OAuthSettings) -> Result<Token, Failure> {
     eprintln!(
         "To log in to {}, open {}\nand enter the code: {}",
         settings.provider,
-        polling.verification_uri(),
-        polling.user_code()
+        printable(polling.verification_uri()),
+        printable(polling.user_code())
     );
     open_browser(&url);
     let tty = std::io::stderr().is_terminal();
@@ -112,6 +115,13 @@ fn device(settings: &OAuthSettings) -> Result<Token, Failure> {
     let mut polls = 0usize;
     loop {
         clock.sleep_until(polling.poll_timeout());
+        if started.elapsed() > DEVICE_TIMEOUT {
+            return Err(Failure::failed(format!(
+                "the login was not approved within {} minutes; run `cm auth login {}` again",
+                DEVICE_TIMEOUT.as_secs() / 60,
+                settings.provider
+            )));
+        }
         polls += 1;
         if tty {
             eprint!(
@@ -154,6 +164,11 @@ fn device(settings: &OAuthSettings) -> Result<Token, Failure> {
             Err(e) => return Err(Failure::failed(format!("{host}: {e}"))),
         }
     }
+}
+
+/// `text` from a server without control characters, so it cannot drive the terminal.
+fn printable(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).collect()
 }
 
 /// Random bytes from the operating system.
@@ -302,6 +317,12 @@ fn open_browser(url: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_text_loses_its_control_characters() {
+        assert_eq!(printable("WDJB-MJHT"), "WDJB-MJHT");
+        assert_eq!(printable("\x1b]0;owned\x07AB\r\nCD"), "]0;ownedABCD");
+    }
 
     #[test]
     fn a_callback_request_line_gives_its_target() {

@@ -130,7 +130,7 @@ impl Renewal {
 
     /// The credential to use now, renewed first when due, and the API base the login names
     /// (Copilot's `endpoints.api`). The error says what to do.
-    pub fn ready(&self) -> Result<(Credential, Option<String>), String> {
+    fn ready(&self) -> Result<(Credential, Option<String>), String> {
         let mut live = self.lock();
         live.ready()
     }
