@@ -739,3 +739,34 @@ fn a_browser_that_never_comes_back_times_out() {
     );
     assert!(!sandbox.root().join("data/cm/auth.json").exists());
 }
+
+#[test]
+fn a_failed_revocation_still_removes_the_login_and_says_so() {
+    let server = mock(json!([]), OAuthScript::default());
+    let url = server.url();
+    let sandbox = Sandbox::new("oauth-revoke-fails");
+    // Port 9 (discard) on 127.0.0.1 refuses the connection.
+    sandbox.global_config(
+        &json!({"provider": {"acme": {"api": "openai-chat", "base_url": format!("{url}/v1"),
+            "oauth": {"client_id": "cm-acme", "token_url": format!("{url}/oauth/token"),
+                      "authorize_url": format!("{url}/oauth/authorize"),
+                      "revoke_url": "http://127.0.0.1:9/revoke"}}}})
+        .to_string(),
+    );
+    seed(&sandbox, "seeded-at", "seeded-rt", now_ms() + 3_600_000);
+    let mut seen = Transcript::default();
+    let logout = seen.keep(sandbox.cm(&["auth", "logout", "acme"]));
+    logout.expect_code(0);
+    assert!(
+        logout.stderr.contains("could not revoke the acme token")
+            && logout.stderr.contains("removed here anyway"),
+        "{}",
+        logout.stderr
+    );
+    assert!(logout
+        .stdout
+        .contains("removed the stored credential of acme"));
+    let list = seen.keep(sandbox.cm(&["auth", "list"]));
+    assert!(!list.stdout.contains("acme"), "{}", list.stdout);
+    seen.assert_no_secret();
+}
