@@ -127,12 +127,14 @@ fn login(context: &Context, provider: Option<&str>) -> Result<(), Failure> {
 
 fn login_oauth(context: &Context, id: &str) -> Result<(), Failure> {
     let mut settings = oauth_settings::settings(id, &context.config)?;
-    let token = oauth_login::login(&mut settings)?;
+    let logged_in = oauth_login::login(&mut settings)?;
+    let token = logged_in.token;
     let expires_at = token.expires_at.map(|at| at.0);
     let login = StoredCredential::Oauth {
         access: Secret::new(token.access),
         refresh: token.refresh.map(Secret::new),
         expires_at,
+        client_id: logged_in.registered_client,
     };
     context
         .store
@@ -155,7 +157,10 @@ fn login_oauth(context: &Context, id: &str) -> Result<(), Failure> {
 /// Revokes `id`'s OAuth token where its server allows it; says what happened on stderr.
 fn revoke(context: &Context, id: &str, stored: &StoredCredential) {
     let StoredCredential::Oauth {
-        access, refresh, ..
+        access,
+        refresh,
+        client_id,
+        ..
     } = stored
     else {
         return;
@@ -164,6 +169,9 @@ fn revoke(context: &Context, id: &str, stored: &StoredCredential) {
         return;
     }
     let settings = oauth_settings::settings(id, &context.config).and_then(|mut s| {
+        if s.client_id.is_none() {
+            s.client_id = client_id.clone();
+        }
         s.discover()?;
         Ok(s)
     });

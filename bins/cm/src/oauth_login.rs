@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use cm_proto::auth::device::{DeviceError, Poll};
 use cm_proto::auth::pkce::Verifier;
+use cm_proto::auth::registration::{parse_registration, ClientMetadata};
 use cm_proto::auth::Token;
 use cm_proto::time::Millis;
 use ring::rand::{SecureRandom, SystemRandom};
@@ -30,15 +31,27 @@ const BROWSER_TIMEOUT: Duration = Duration::from_secs(300);
 /// The longest a device login is polled when the server names no expiry.
 const DEVICE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
-/// Logs in as `settings` say and returns the token (for Copilot, the GitHub token, whose
-/// exchange was checked).
-pub fn login(settings: &mut OAuthSettings) -> Result<Token, Failure> {
-    settings.client_id()?;
+/// A finished login.
+#[derive(Debug)]
+pub struct LoggedIn {
+    /// The token (for Copilot, the GitHub token, whose exchange was checked).
+    pub token: Token,
+    /// The client id cm registered for this login, when the config named none.
+    pub registered_client: Option<String>,
+}
+
+/// Logs in as `settings` say.
+pub fn login(settings: &mut OAuthSettings) -> Result<LoggedIn, Failure> {
     settings.discover()?;
+    let can_register = !settings.is_device_flow() && settings.registration_url.is_some();
+    if !can_register {
+        settings.client_id()?;
+    }
+    let mut registered_client = None;
     let token = if settings.is_device_flow() {
         device(settings)?
     } else {
-        pkce(settings)?
+        pkce(settings, &mut registered_client)?
     };
     if let Some(exchange) = settings.exchange() {
         let (head, body) = fetch(exchange.request(&token.access))
@@ -47,7 +60,10 @@ pub fn login(settings: &mut OAuthSettings) -> Result<Token, Failure> {
             .handle_response(&head, &body, wall_clock())
             .map_err(|e| Failure::failed(e.to_string()))?;
     }
-    Ok(token)
+    Ok(LoggedIn {
+        token,
+        registered_client,
+    })
 }
 
 fn network(what: &str) -> impl Fn(crate::fetch_once::FetchError) -> Failure + '_ {
@@ -180,14 +196,42 @@ fn random(n: usize) -> Result<Vec<u8>, Failure> {
     Ok(bytes)
 }
 
-fn pkce(settings: &OAuthSettings) -> Result<Token, Failure> {
+/// Registers cm as a public client for `redirect_uri` (RFC 7591) and returns its id.
+fn register(settings: &OAuthSettings, redirect_uri: &str) -> Result<String, Failure> {
+    let endpoint = settings.registration_url.clone().unwrap_or_default();
+    let mut metadata = ClientMetadata::cm(redirect_uri);
+    metadata.scopes = settings.scopes.clone();
+    let (head, body) =
+        fetch(metadata.request(&endpoint)).map_err(network("the client registration failed"))?;
+    let client = parse_registration(&head, &body).map_err(|e| {
+        Failure::failed(format!(
+            "{} refused to register cm as a client ({e}); set provider.{}.oauth.client_id",
+            host_of(&endpoint),
+            settings.provider
+        ))
+    })?;
+    eprintln!(
+        "registered cm with {} as client {}",
+        host_of(&endpoint),
+        printable(&client.client_id)
+    );
+    Ok(client.client_id)
+}
+
+fn pkce(settings: &mut OAuthSettings, registered: &mut Option<String>) -> Result<Token, Failure> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .map_err(|e| Failure::failed(format!("cannot listen on 127.0.0.1 for the login: {e}")))?;
     let port = listener
         .local_addr()
         .map_err(|e| Failure::failed(format!("cannot listen on 127.0.0.1: {e}")))?
         .port();
-    let client = settings.oauth_client(&format!("http://127.0.0.1:{port}/callback"))?;
+    let redirect_uri = format!("http://127.0.0.1:{port}/callback");
+    if settings.client_id.is_none() {
+        let client_id = register(settings, &redirect_uri)?;
+        settings.client_id = Some(client_id.clone());
+        *registered = Some(client_id);
+    }
+    let client = settings.oauth_client(&redirect_uri)?;
     let verifier = Verifier::from_entropy(&random(32)?)
         .map_err(|e| Failure::failed(format!("cannot start the login: {e}")))?;
     let digest = ring::digest::digest(&ring::digest::SHA256, verifier.as_str().as_bytes());

@@ -7,7 +7,8 @@
 //! only the OAuth apps GitHub approves, so `client_id` is the user's to set. Any other
 //! provider uses OAuth when its config has an `oauth` object: the device flow when it names
 //! a `device_url`, else the authorization code flow with PKCE; with only an `issuer`, the
-//! endpoints come from its `.well-known` metadata.
+//! endpoints come from its `.well-known` metadata, and without a `client_id` cm registers
+//! itself (RFC 7591) where the metadata names a registration endpoint.
 
 use cm_proto::auth::device::DeviceClient;
 use cm_proto::auth::discovery;
@@ -43,6 +44,8 @@ pub struct OAuthSettings {
     pub device_url: Option<String>,
     /// The token exchange endpoint (Copilot).
     pub exchange_url: Option<String>,
+    /// The dynamic client registration endpoint, from discovery.
+    pub registration_url: Option<String>,
 }
 
 /// Whether `id` logs in with OAuth rather than an API key.
@@ -84,6 +87,7 @@ pub fn settings(id: &str, config: &Config) -> Result<OAuthSettings, Failure> {
         revoke_url: pick(&written.revoke_url, &defaults.revoke_url),
         device_url: pick(&written.device_url, &defaults.device_url),
         exchange_url: pick(&written.exchange_url, &defaults.exchange_url),
+        registration_url: None,
     })
 }
 
@@ -125,10 +129,12 @@ impl OAuthSettings {
     }
 
     /// Fills endpoints the config left out from the issuer's metadata (RFC 8414, then
-    /// OpenID discovery). Does nothing when nothing is missing or there is no issuer.
+    /// OpenID discovery), and the registration endpoint when there is no client id. Does
+    /// nothing when nothing is missing or there is no issuer.
     pub fn discover(&mut self) -> Result<(), Failure> {
-        let complete =
-            self.token_url.is_some() && (self.device_url.is_some() || self.authorize_url.is_some());
+        let complete = self.token_url.is_some()
+            && (self.device_url.is_some() || self.authorize_url.is_some())
+            && self.client_id.is_some();
         let Some(issuer) = self.issuer.clone().filter(|_| !complete) else {
             return Ok(());
         };
@@ -152,6 +158,7 @@ impl OAuthSettings {
                         .or(metadata.authorization_endpoint);
                     self.token_url = self.token_url.take().or(metadata.token_endpoint);
                     self.revoke_url = self.revoke_url.take().or(metadata.revocation_endpoint);
+                    self.registration_url = metadata.registration_endpoint;
                     return Ok(());
                 }
                 Err(e) => last = e.to_string(),

@@ -41,6 +41,8 @@ struct Live {
     login: StoredLogin,
     refresher: Refresher,
     store: CredentialStore,
+    /// The client id cm registered for the login, kept when it is written back.
+    registered_client: Option<String>,
     /// Every credential handed out so far, to find and replace in a built request.
     issued: Vec<String>,
     /// The API base the agent builds its URLs with.
@@ -70,6 +72,7 @@ impl Renewal {
             access,
             refresh,
             expires_at,
+            client_id,
         } = stored
         else {
             return Ok(None);
@@ -78,6 +81,9 @@ impl Renewal {
             return Ok(None);
         }
         let mut settings = oauth_settings::settings(id, config)?;
+        if settings.client_id.is_none() {
+            settings.client_id = client_id.clone();
+        }
         let login = if let Some(exchange) = settings.exchange() {
             StoredLogin::copilot(access.expose(), exchange)
         } else {
@@ -98,7 +104,9 @@ impl Renewal {
             };
             StoredLogin::oauth(id, token, client)
         };
-        Ok(Some(Renewal::with_login(login, store, base_url)))
+        let renewal = Renewal::with_login(login, store, base_url);
+        renewal.lock().registered_client = client_id.clone();
+        Ok(Some(renewal))
     }
 
     fn with_login(login: StoredLogin, store: CredentialStore, base_url: &str) -> Renewal {
@@ -108,6 +116,7 @@ impl Renewal {
                 login,
                 refresher: Refresher::new(margin_ms()),
                 store,
+                registered_client: None,
                 base_url: base_url.to_string(),
             })),
         }
@@ -260,6 +269,7 @@ impl Live {
             access: Secret::new(access),
             refresh: Some(Secret::new(refresh_token.as_str())),
             expires_at: self.login.expires_at.map(|at| at.0),
+            client_id: self.registered_client.clone(),
         };
         let id = self.login.provider.clone();
         self.store

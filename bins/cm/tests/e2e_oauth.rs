@@ -770,3 +770,72 @@ fn a_failed_revocation_still_removes_the_login_and_says_so() {
     assert!(!list.stdout.contains("acme"), "{}", list.stdout);
     seen.assert_no_secret();
 }
+
+#[test]
+fn without_a_client_id_cm_registers_itself_and_keeps_the_id_for_refresh_and_revocation() {
+    let server = mock(
+        json!([{"expect": bearer("mock-at-4"), "text": "Registered client refreshed."}]),
+        OAuthScript::default(),
+    );
+    let url = server.url();
+    let mut sandbox = Sandbox::new("oauth-register");
+    sandbox.global_config(
+        &json!({"provider": {"acme": {"api": "openai-chat", "base_url": format!("{url}/v1"),
+            "oauth": {"issuer": url}}}})
+        .to_string(),
+    );
+    sandbox.env("CM_NO_BROWSER", "1");
+    let mut seen = Transcript::default();
+    let login = seen.keep(pkce_login(&sandbox, &server));
+    login.expect_code(0);
+    assert!(
+        login.stderr.contains("as client mock-client-1"),
+        "{}",
+        login.stderr
+    );
+    let register = server
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/oauth/register")
+        .expect("a registration");
+    assert_eq!(register.body["token_endpoint_auth_method"], "none");
+    assert_eq!(register.body["client_name"], "cm");
+
+    // Expire the token: the run refreshes it as the registered client.
+    let path = sandbox.root().join("data/cm/auth.json");
+    let mut stored: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("auth.json")).expect("JSON");
+    assert_eq!(stored["providers"]["acme"]["client_id"], "mock-client-1");
+    stored["providers"]["acme"]["expires_at"] = json!(now_ms().saturating_sub(1_000));
+    std::fs::write(&path, stored.to_string()).expect("rewrite auth.json");
+    let run = seen.keep(sandbox.cm(&["run", "--model", "acme/m1", "hi"]));
+    run.expect_code(0);
+    assert!(
+        run.stdout.contains("Registered client refreshed."),
+        "{}",
+        run.stdout
+    );
+    let requests = server.requests();
+    let refresh = requests
+        .iter()
+        .find(|r| r.path == "/oauth/token" && r.body["grant_type"] == "refresh_token")
+        .expect("a refresh");
+    assert_eq!(refresh.body["client_id"], "mock-client-1");
+    let stored: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("auth.json")).expect("JSON");
+    assert_eq!(
+        stored["providers"]["acme"]["client_id"], "mock-client-1",
+        "kept when the renewed token is written back"
+    );
+
+    let logout = seen.keep(sandbox.cm(&["auth", "logout", "acme"]));
+    logout.expect_code(0);
+    let revoke = server
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/oauth/revoke")
+        .expect("a revocation");
+    assert_eq!(revoke.body["client_id"], "mock-client-1");
+    assert_expectations_met(&server);
+    seen.assert_no_secret();
+}

@@ -7,6 +7,7 @@
 //! | `POST /login/oauth/access_token`, `POST /oauth/token` | device polling, `authorization_code` (PKCE S256 checked) and `refresh_token` grants |
 //! | `GET /oauth/authorize` | a 302 to the `redirect_uri` with `code` and `state` (or a wrong state, or `error=access_denied`) |
 //! | `POST /oauth/revoke` | RFC 7009: the token stops working |
+//! | `POST /oauth/register` | RFC 7591: a public client `mock-client-N` for its redirect URIs |
 //! | `GET /copilot_internal/v2/token` | a GitHub token for a Copilot API token, `endpoints.api` = `<mock>/copilot` |
 //! | `GET /.well-known/oauth-authorization-server` | RFC 8414 metadata naming the routes above |
 //! | `GET /copilot/models` | a Copilot-shaped model list (`vendor`, `capabilities.limits`, `supports`) |
@@ -109,8 +110,8 @@ pub(crate) struct OAuthState {
     script: OAuthScript,
     polls: u32,
     issued: u64,
-    /// Authorization codes: code → (challenge, redirect_uri).
-    codes: HashMap<String, (String, String)>,
+    /// Authorization codes: code → (challenge, redirect_uri, client_id).
+    codes: HashMap<String, (String, String, String)>,
     refresh_tokens: HashSet<String>,
     access_tokens: HashSet<String>,
     github_tokens: HashSet<String>,
@@ -221,6 +222,7 @@ pub(crate) fn respond(
             }
             whole_json(200, &json!({}))
         }
+        (Method::Post, "/oauth/register") => register(state, body),
         (Method::Get, "/copilot_internal/v2/token") => copilot(state, head, base, now_secs),
         (Method::Get, "/copilot/models") => whole_json(200, &copilot_models()),
         (Method::Get, "/.well-known/oauth-authorization-server") => whole_json(
@@ -230,6 +232,7 @@ pub(crate) fn respond(
                 "authorization_endpoint": format!("{base}/oauth/authorize"),
                 "token_endpoint": format!("{base}/oauth/token"),
                 "revocation_endpoint": format!("{base}/oauth/revoke"),
+                "registration_endpoint": format!("{base}/oauth/register"),
                 "device_authorization_endpoint": format!("{base}/login/device/code"),
                 "code_challenge_methods_supported": ["S256"],
             }),
@@ -293,10 +296,13 @@ fn token_endpoint(state: &mut OAuthState, fields: &HashMap<String, String>) -> R
             }
         }
         "authorization_code" => {
-            let Some((challenge, redirect_uri)) = state.codes.remove(get("code")) else {
+            let Some((challenge, redirect_uri, client_id)) = state.codes.remove(get("code")) else {
                 return oauth_error(400, "invalid_grant");
             };
-            if redirect_uri != get("redirect_uri") || s256(get("code_verifier")) != challenge {
+            if redirect_uri != get("redirect_uri")
+                || client_id != get("client_id")
+                || s256(get("code_verifier")) != challenge
+            {
                 return oauth_error(400, "invalid_grant");
             }
             let token = state.token();
@@ -315,6 +321,22 @@ fn token_endpoint(state: &mut OAuthState, fields: &HashMap<String, String>) -> R
         }
         _ => oauth_error(400, "unsupported_grant_type"),
     }
+}
+
+fn register(state: &mut OAuthState, body: &[u8]) -> Reply {
+    let metadata: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let redirects = metadata["redirect_uris"].as_array().map_or(0, Vec::len);
+    if redirects == 0 || metadata["token_endpoint_auth_method"] != "none" {
+        return whole_json(
+            400,
+            &json!({"error": "invalid_client_metadata",
+                "error_description": "a public client with redirect_uris"}),
+        );
+    }
+    let client_id = format!("mock-client-{}", state.next());
+    let mut answer = metadata;
+    answer["client_id"] = json!(client_id);
+    whole_json(201, &answer)
 }
 
 fn authorize(state: &mut OAuthState, query: &[(String, String)]) -> Reply {
@@ -342,9 +364,14 @@ fn authorize(state: &mut OAuthState, query: &[(String, String)]) -> Reply {
             ("state", get("state")),
         ],
     };
-    state
-        .codes
-        .insert(code, (get("code_challenge"), redirect_uri.clone()));
+    state.codes.insert(
+        code,
+        (
+            get("code_challenge"),
+            redirect_uri.clone(),
+            get("client_id"),
+        ),
+    );
     let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let separator = if redirect_uri.contains('?') { '&' } else { '?' };
     let location = format!(
