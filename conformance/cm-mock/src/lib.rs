@@ -9,6 +9,9 @@
 //! purpose (an error status, a delay, a trickle, a cut, a stall). Every request is logged
 //! ([`LoggedRequest`]) in memory and optionally to a JSON Lines file.
 //!
+//! The same port serves mock authorization endpoints (device flow, PKCE, refresh,
+//! revocation, a Copilot-style token exchange) as an [`OAuthScript`] says.
+//!
 //! It never listens on anything but 127.0.0.1, and it is not a provider simulator: it
 //! answers what the script says, whatever the request asks for. The script format and the
 //! log are documented in `conformance/README.md`.
@@ -29,6 +32,7 @@
 mod answer;
 mod expect;
 mod log;
+mod oauth;
 mod respond;
 mod script;
 mod server;
@@ -36,6 +40,7 @@ mod transmit;
 mod wire;
 
 pub use log::LoggedRequest;
+pub use oauth::{AuthorizeOutcome, DeviceOutcome, OAuthScript};
 pub use script::{
     Expectation, Expectations, Fault, HeaderExpectation, JsonExpectation, ReplaySpec, Script,
     ScriptError, StreamFraming, ToolCallSpec, Trickle, Turn, UsageSpec,

@@ -327,7 +327,7 @@ fn whole(status: u16, body: Vec<u8>) -> Reply {
     }
 }
 
-fn whole_json(status: u16, value: &Value) -> Reply {
+pub(crate) fn whole_json(status: u16, value: &Value) -> Reply {
     let mut reply = whole(status, value.to_string().into_bytes());
     reply.headers.push("Content-Type", "application/json");
     reply

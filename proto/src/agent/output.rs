@@ -406,6 +406,12 @@ impl std::fmt::Display for AgentError {
                     "provider `{provider}` rejected the credential ({error}); \
                      check the key or run `cm auth login`"
                 ),
+                ErrorKind::Permission => write!(
+                    f,
+                    "provider `{provider}` refused `{model}` for this account ({error}): \
+                     the plan, region or organisation may not use it; check the account's \
+                     access or choose another model with --model"
+                ),
                 ErrorKind::ContextTooLong => {
                     write!(f, "the conversation is too long for `{model}` ({error})")
                 }
