@@ -8,7 +8,14 @@
 //! is tested natively.
 #![forbid(unsafe_code)]
 
+#[cfg(target_arch = "wasm32")]
+mod api;
 pub mod config;
 pub mod host;
+#[cfg(target_arch = "wasm32")]
+mod local_storage;
 pub mod store;
 pub mod workspace;
+
+#[cfg(target_arch = "wasm32")]
+pub use api::{delete_session, list_sessions, max_file_bytes, storage_available, Cm};

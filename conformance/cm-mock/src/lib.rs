@@ -26,6 +26,7 @@
 #![forbid(unsafe_code)]
 
 mod answer;
+mod cors;
 mod expect;
 mod log;
 mod respond;
