@@ -32,10 +32,14 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$version" ];
     fi
 fi
 
+# For the browser, size matters more than speed: optimise for size, and keep the
+# `target_features` section wasm-bindgen reads (it strips the names itself).
+export CARGO_PROFILE_RELEASE_OPT_LEVEL="${CARGO_PROFILE_RELEASE_OPT_LEVEL:-z}"
+export CARGO_PROFILE_RELEASE_STRIP=none
 cargo build --release -p cm-wasm --target wasm32-unknown-unknown
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 wasm="$target_dir/wasm32-unknown-unknown/release/cm_wasm.wasm"
-wasm-bindgen --target web --out-dir "$out" "$wasm"
+wasm-bindgen --target web --out-dir "$out" --remove-name-section --remove-producers-section "$wasm"
 
 gz_size() { gzip -9 -c "$1" | wc -c; }
 total=0
