@@ -187,7 +187,6 @@ async function main() {
     // 2. The mock as the provider; a file added, a too-large one refused.
     await page.fill("#base-url", mock.url);
     await page.click("#connect");
-    await page.evaluate(() => document.getElementById("messages").replaceChildren());
     await page.setInputFiles("#file-input", {
       name: "notes.txt",
       mimeType: "text/plain",

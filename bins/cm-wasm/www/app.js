@@ -329,16 +329,23 @@ function start(event) {
   const settings = readSettings();
   const error = $("settings-error");
   try {
-    const files = cm ? cm.files().map((f) => [f.path, cm.readFile(f.path)]) : [];
-    if (cm && cm.busy()) cm.abort();
-    cm = new Cm(settings, onEvent);
-    for (const [path, bytes] of files) cm.addFile(path, bytes);
+    const next = new Cm(settings, onEvent);
+    if (cm) {
+      // The files move to the new agent; the old one stops and is freed.
+      for (const file of cm.files()) next.addFile(file.path, cm.readFile(file.path));
+      cm.abort();
+      cm.free();
+    }
+    cm = next;
   } catch (e) {
     error.hidden = false;
     error.textContent = e.message || String(e);
     return;
   }
   error.hidden = true;
+  $("messages").replaceChildren();
+  cards.clear();
+  assistant = null;
   saveSettings(settings);
   setBusy(false);
   refreshFiles();
