@@ -19,8 +19,9 @@ files are in a virtual workspace at /workspace that only exists in this browser 
 the tools read, write, edit, multiedit, apply_patch, glob, grep and ls on it. There is no \
 shell. Keep answers short and use Markdown.";
 
-/// The page's settings, as JSON from JavaScript (`{provider, baseUrl, key, model}`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// The page's settings, as JSON from JavaScript (`{provider, baseUrl, key, model}`); its
+/// `Debug` never shows the key.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PageConfig {
     /// A provider id (`anthropic`, `openai`, `openrouter`, `ollama`, …).
@@ -36,6 +37,17 @@ pub struct PageConfig {
     /// A system prompt replacing the default.
     #[serde(default)]
     pub system: Option<String>,
+}
+
+impl fmt::Debug for PageConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PageConfig")
+            .field("provider", &self.provider)
+            .field("base_url", &self.base_url)
+            .field("key", &self.key.as_ref().map(|_| "<hidden>"))
+            .field("model", &self.model)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why the settings cannot make an agent.
@@ -137,6 +149,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.label(), "anthropic/claude-x");
+        assert!(
+            !format!("{config:?}").contains("sk-ant-x"),
+            "Debug hides the key"
+        );
         assert_eq!(
             config.credential(),
             Some(Credential::ApiKey("sk-ant-x".into()))
