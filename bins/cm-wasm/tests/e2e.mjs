@@ -4,8 +4,8 @@
 // with a script, and runs a whole conversation through the page: a CORS failure named
 // with its fix, a file added (and a too-large one refused), a streamed answer, tool calls
 // reading and editing the virtual file after a permission answer, an abort, a provider
-// error mid-stream with the session going on, a reload of the saved session, and a full
-// storage quota. Asserts on the DOM and the edited file; saves a screenshot.
+// error mid-stream with the session going on (and a webfetch through the browser's
+// fetch), a reload of the saved session, and a full storage quota. Asserts on the DOM and the edited file; saves a screenshot.
 //
 // Environment: CM_MOCK (the cm-mock binary, required), CHROMIUM (default
 // /usr/bin/chromium), E2E_TMP (a directory for the profile and screenshot).
@@ -67,7 +67,7 @@ function sse(events) {
   return events.map((e) => `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`).join("");
 }
 
-function writeScript() {
+function writeScript(pageOrigin) {
   const browserHeader = { name: "anthropic-dangerous-direct-browser-access", value: "true" };
   const brokenStream = sse([
     { type: "message_start", message: { id: "msg_err", model: "claude-mock-1", usage: { input_tokens: 5, output_tokens: 1 } } },
@@ -93,7 +93,13 @@ function writeScript() {
     },
     { text: story, fault: { trickle: { bytes: 24, interval_ms: 60 } } },
     { replay: "error-mid-stream.sse" },
-    { text: "Still here, and the session goes on." },
+    {
+      tool_calls: [{ name: "webfetch", arguments: { url: `${pageOrigin}/www/index.html`, format: "text" } }],
+    },
+    {
+      expect: { tool_result_contains: "Your key stays in this browser" },
+      text: "Still here, and the session goes on.",
+    },
   ];
   const file = path.join(tmp, "script.json");
   fs.writeFileSync(file, JSON.stringify(script, null, 2));
@@ -119,10 +125,10 @@ function startMock(scriptFile) {
 }
 
 async function main() {
-  const { file: scriptFile, story } = writeScript();
-  const mock = await startMock(scriptFile);
   const server = await serveStatic();
   const pageOrigin = `http://127.0.0.1:${server.address().port}`;
+  const { file: scriptFile, story } = writeScript(pageOrigin);
+  const mock = await startMock(scriptFile);
   // Another origin that knows nothing of CORS, as most APIs do.
   const noCors = await serveStatic();
   const noCorsOrigin = `http://127.0.0.1:${noCors.address().port}`;
@@ -245,10 +251,14 @@ async function main() {
     await page.click("#send");
     await page.waitForSelector(".message.error:has-text('mock failure mid-stream')");
     await page.waitForFunction(() => document.getElementById("status").textContent === "ready");
-    await page.fill("#prompt", "Are you still there?");
+    await page.fill("#prompt", "Are you still there? Check the page.");
     await page.click("#send");
+    const allowFetch = ".permission:not(.answered) button[data-decision=allow_once]";
+    await page.waitForSelector(allowFetch);
+    check("webfetch asks first", (await lastText(".permission p")).includes("webfetch"));
+    await page.click(allowFetch);
     await page.waitForSelector(".message.assistant:has-text('Still here')");
-    check("after a provider error the conversation goes on", true);
+    check("after a provider error the conversation goes on, webfetch through fetch", (await page.$$(".tool-card.ok")).length === 3);
     const shot = path.join(tmp, "cm-wasm-e2e.png");
     await page.screenshot({ path: shot, fullPage: true });
 
@@ -267,7 +277,7 @@ async function main() {
     await page.waitForSelector(".message.assistant:has-text('Still here')");
     check(
       "a reloaded session shows its history",
-      (await page.$$(".message.user")).length === 4 && (await page.$$(".tool-card.ok")).length === 2,
+      (await page.$$(".message.user")).length === 4 && (await page.$$(".tool-card.ok")).length === 3,
     );
 
     // 7. A full storage quota: reported, nothing half-written.
