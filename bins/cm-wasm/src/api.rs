@@ -226,7 +226,10 @@ pub fn max_file_bytes() -> f64 {
 /// Whether the page can keep sessions (`localStorage` works).
 #[wasm_bindgen(js_name = storageAvailable)]
 pub fn storage_available() -> bool {
-    LocalStorage.get("cm.sessions").is_some() || LocalStorage.set("cm.probe", "").is_ok()
+    let mut storage = LocalStorage;
+    let writable = storage.set("cm.probe", "").is_ok();
+    storage.remove("cm.probe");
+    writable || storage.get("cm.sessions").is_some()
 }
 
 /// The notify hook: empties the outbox into `on_event`, one event at a time, so a
