@@ -30,6 +30,7 @@
 #![forbid(unsafe_code)]
 
 mod answer;
+mod cors;
 mod expect;
 mod log;
 mod oauth;

@@ -19,6 +19,7 @@ use cm_proto::http::{
     encode_continue, encode_error_response, status_for, Limits, RequestDecoder, RequestHead,
 };
 
+use crate::cors;
 use crate::log::{Log, LoggedRequest};
 use crate::oauth::{self, OAuthScript, OAuthState};
 use crate::respond::{respond, Progress};
@@ -259,25 +260,29 @@ fn serve_connection(mut stream: TcpStream, base: &str, shared: &Shared) {
         let created = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let mut reply = {
-            let mut state = lock(&shared.state);
-            let state = &mut *state;
-            let (reply, record) =
-                match oauth::respond(&mut state.oauth, &head, &body, base, created) {
-                    Some(reply) => {
-                        let seq = state.progress.next_seq;
-                        state.progress.next_seq += 1;
-                        let record = oauth::record(seq, &head, &body, reply.status);
-                        (reply, record)
-                    }
-                    None => respond(&mut state.progress, &head, &body, created),
-                };
-            if shared.print_requests {
-                eprintln!("{}", summary(&record));
+        let mut reply = match cors::preflight(&head) {
+            Some(reply) => reply,
+            None => {
+                let mut state = lock(&shared.state);
+                let state = &mut *state;
+                let (reply, record) =
+                    match oauth::respond(&mut state.oauth, &head, &body, base, created) {
+                        Some(reply) => {
+                            let seq = state.progress.next_seq;
+                            state.progress.next_seq += 1;
+                            let record = oauth::record(seq, &head, &body, reply.status);
+                            (reply, record)
+                        }
+                        None => respond(&mut state.progress, &head, &body, created),
+                    };
+                if shared.print_requests {
+                    eprintln!("{}", summary(&record));
+                }
+                state.log.record(record);
+                reply
             }
-            state.log.record(record);
-            reply
         };
+        cors::allow(&head, &mut reply);
         if head.close_reason().is_some() {
             reply.close = true;
             reply.headers.set("Connection", "close");
