@@ -1,0 +1,454 @@
+//! The full-screen terminal UI (`cm` on a terminal, `cm tui`).
+//!
+//! Threads: one reads the terminal's keys (blocking), one turns SIGWINCH into resize
+//! messages, the agent's thread ([`agent`]) runs turns, and a ticker sends spinner frames
+//! only while a turn runs. All of them send [`agent::Msg`]s on one channel that the main
+//! loop blocks on; nothing polls. After each batch of messages the loop renders the state
+//! ([`state`]) into a virtual screen ([`render`], [`screen`]) and writes only the cells
+//! that changed — or nothing, when the frame is the same.
+//!
+//! Modules: [`keys`] decodes input bytes, [`keymap`] applies keys to the state,
+//! [`editor`] is the input box, [`markdown`] lays out answers, [`text`] neutralises
+//! escape sequences and measures widths, [`theme`] picks colours.
+
+pub mod agent;
+pub mod editor;
+pub mod keymap;
+pub mod keys;
+pub mod markdown;
+pub mod render;
+pub mod screen;
+pub mod state;
+pub mod text;
+pub mod theme;
+
+#[cfg(test)]
+mod render_tests;
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::Duration;
+
+use cm_driver::Input;
+use cm_proto::agent::{AskId, Question};
+use signal_hook::consts::SIGWINCH;
+use termion::raw::IntoRawMode;
+use termion::screen::IntoAlternateScreen;
+
+use crate::args::RunArgs;
+use crate::exit::Status;
+use agent::{Msg, Request};
+use keymap::Action;
+use render::Layouts;
+use screen::Screen;
+use state::{Dialog, Entry, State, Status as Bar};
+use theme::Theme;
+
+/// The spinner's period: at most ten frames a second.
+const TICK: Duration = Duration::from_millis(100);
+
+/// Runs the UI until the user leaves.
+pub fn main(args: &RunArgs) -> Status {
+    let (tx, rx) = mpsc::channel::<Msg>();
+    let (requests, inbox) = mpsc::channel::<Request>();
+    let agent_tx = tx.clone();
+    let agent_args = args.clone();
+    let spawned = std::thread::Builder::new()
+        .name("cm-agent".into())
+        .spawn(move || agent::run(agent_args, inbox, agent_tx));
+    if let Err(e) = spawned {
+        eprintln!("cm: cannot start the agent thread: {e}");
+        return Status::Failed;
+    }
+    // The first answer says whether the config, provider and session are usable; a
+    // failure is printed before the screen is taken over.
+    let first = match rx.recv() {
+        Ok(Msg::Fatal(failure)) => {
+            eprintln!("cm: {}", failure.message);
+            return failure.status;
+        }
+        Ok(msg) => msg,
+        Err(_) => {
+            eprintln!("cm: the agent thread stopped");
+            return Status::Failed;
+        }
+    };
+    let cwd = std::env::current_dir()
+        .map(|d| home_relative(&d.display().to_string()))
+        .unwrap_or_default();
+    let theme = Theme::from_env(&|name| std::env::var(name).ok());
+    let mut app = App::new(State::new(
+        theme,
+        Bar {
+            cwd,
+            ..Bar::default()
+        },
+    ));
+    app.requests = Some(requests);
+    app.handle(first);
+    let mouse = std::env::var("CM_MOUSE").is_ok_and(|v| v == "1");
+    let result = run_terminal(&mut app, &tx, rx, mouse);
+    if let Some(id) = &app.state.status.session {
+        eprintln!("session {id} saved; continue it with: cm tui --session {id}");
+    }
+    match result {
+        Ok(()) => Status::Done,
+        Err(e) => {
+            eprintln!("cm: the terminal failed: {e}");
+            Status::Failed
+        }
+    }
+}
+
+fn home_relative(path: &str) -> String {
+    match std::env::var("HOME") {
+        Ok(home) if !home.is_empty() && path.starts_with(&home) => {
+            format!("~{}", &path[home.len()..])
+        }
+        _ => path.to_string(),
+    }
+}
+
+fn run_terminal(app: &mut App, tx: &Sender<Msg>, rx: Receiver<Msg>, mouse: bool) -> io::Result<()> {
+    let raw = io::stdout().into_raw_mode()?;
+    let mut out = raw.into_alternate_screen()?;
+    // Bracketed paste on; mouse reporting only when asked for, so the terminal's own
+    // selection keeps working.
+    write!(out, "\u{1b}[?2004h")?;
+    if mouse {
+        write!(out, "\u{1b}[?1000h\u{1b}[?1006h")?;
+    }
+    out.flush()?;
+    spawn_input(tx.clone())?;
+    spawn_resize(tx.clone())?;
+    app.ticker = Some(spawn_ticker(tx.clone())?);
+    let result = event_loop(app, rx, &mut out);
+    let _ = write!(
+        out,
+        "\u{1b}[?2004l\u{1b}[?1000l\u{1b}[?1006l\u{1b}[0m\u{1b}[?25h"
+    );
+    let _ = out.flush();
+    result
+}
+
+fn event_loop(app: &mut App, rx: Receiver<Msg>, out: &mut dyn Write) -> io::Result<()> {
+    let mut layouts = Layouts::new();
+    let mut shown: Option<Screen> = None;
+    app.draw(&mut layouts, &mut shown, out)?;
+    while let Ok(msg) = rx.recv() {
+        app.handle(msg);
+        // A burst (streamed text, a paste) is applied whole before one frame is drawn.
+        while let Ok(more) = rx.try_recv() {
+            app.handle(more);
+            if app.exit {
+                break;
+            }
+        }
+        if app.exit {
+            return Ok(());
+        }
+        app.draw(&mut layouts, &mut shown, out)?;
+    }
+    Ok(())
+}
+
+/// The state plus what the loop needs to act on it.
+struct App {
+    state: State,
+    requests: Option<Sender<Request>>,
+    /// Where Ctrl-C goes while a turn runs.
+    interrupts: Option<Sender<Input>>,
+    /// Questions waiting behind the open one.
+    asks: VecDeque<(AskId, Question, Sender<Input>)>,
+    /// The answer channel of the question in the dialog.
+    answering: Option<Sender<Input>>,
+    ticker: Option<Sender<bool>>,
+    exit: bool,
+    size: (u16, u16),
+}
+
+impl App {
+    fn new(state: State) -> App {
+        App {
+            state,
+            requests: None,
+            interrupts: None,
+            asks: VecDeque::new(),
+            answering: None,
+            ticker: None,
+            exit: false,
+            size: (80, 24),
+        }
+    }
+
+    fn request(&mut self, request: Request) {
+        if let Some(requests) = &self.requests {
+            if requests.send(request).is_err() {
+                self.state.notice("the agent thread stopped", true);
+            }
+        }
+    }
+
+    fn set_running(&mut self, running: bool) {
+        self.state.running = running;
+        if let Some(ticker) = &self.ticker {
+            let _ = ticker.send(running);
+        }
+    }
+
+    fn handle(&mut self, msg: Msg) {
+        match msg {
+            Msg::Keys(keys) => {
+                for key in keys {
+                    let page = usize::from(self.size.1 / 2);
+                    if let Some(action) = keymap::on_key(&mut self.state, key, page) {
+                        self.act(action);
+                    }
+                }
+            }
+            Msg::InputClosed => self.exit = true,
+            Msg::Resize => {}
+            Msg::Tick => {
+                if self.state.running {
+                    self.state.spinner = self.state.spinner.wrapping_add(1);
+                }
+            }
+            Msg::Agent(event) => {
+                if matches!(event, cm_proto::agent::Event::TurnStart) {
+                    self.set_running(true);
+                }
+                self.state.apply(&event);
+            }
+            Msg::Ask {
+                id,
+                question,
+                answers,
+            } => {
+                self.asks.push_back((id, question, answers));
+                self.next_question();
+            }
+            Msg::ToolDiff { call_id, diff } => {
+                self.state
+                    .with_card(&call_id, |card| card.diff = Some(diff));
+            }
+            Msg::ToolOutput { call_id, text } => {
+                self.state
+                    .with_card(&call_id, |card| card.output = Some(text));
+            }
+            Msg::TurnEnded { note, branch } => {
+                self.set_running(false);
+                self.state
+                    .finish(note.as_ref().map(|(text, error)| (text.as_str(), *error)));
+                self.state.status.branch = branch;
+                // Questions of the finished turn are void.
+                self.asks.clear();
+                self.answering = None;
+                if matches!(self.state.dialog, Some(Dialog::Permission { .. })) {
+                    self.state.dialog = None;
+                }
+            }
+            Msg::Ready(ready) => {
+                let status = &mut self.state.status;
+                status.provider = ready.provider;
+                status.model = ready.model;
+                status.context_window = ready.context_window;
+                status.branch = ready.branch;
+                if ready.session.is_some() || ready.history.is_some() {
+                    status.session = ready.session;
+                }
+                if let Some(history) = ready.history {
+                    self.state.load_history(&history);
+                    self.state.status.session_tokens = ready.tokens;
+                    self.state.status.session_cost = ready.cost;
+                    self.state.status.context_used = 0;
+                }
+                for note in ready.notes {
+                    self.state.notice(&note, false);
+                }
+                if ready.interrupts.is_some() {
+                    self.interrupts = ready.interrupts;
+                }
+            }
+            Msg::Sessions(rows) => {
+                self.state.dialog = Some(Dialog::Sessions {
+                    rows,
+                    selected: 0,
+                    filter: editor::Editor::new(),
+                });
+            }
+            Msg::Models(models) => {
+                self.state.dialog = Some(Dialog::Models {
+                    models,
+                    selected: 0,
+                    filter: editor::Editor::new(),
+                });
+            }
+            Msg::Failed(message) => self.state.notice(&message, true),
+            Msg::Fatal(failure) => {
+                self.state.notice(&failure.message, true);
+            }
+        }
+    }
+
+    fn next_question(&mut self) {
+        if self.state.dialog.is_some() && self.answering.is_some() {
+            return;
+        }
+        if let Some((id, question, answers)) = self.asks.pop_front() {
+            self.answering = Some(answers);
+            self.state.activity = "waiting for your answer".into();
+            self.state.dialog = Some(Dialog::Permission {
+                id,
+                question,
+                choice: 0,
+                message: None,
+            });
+        }
+    }
+
+    fn act(&mut self, action: Action) {
+        let busy = self.state.running;
+        match action {
+            Action::Exit => {
+                if busy {
+                    self.interrupt();
+                }
+                self.exit = true;
+            }
+            Action::Interrupt => self.interrupt(),
+            Action::Answer(id, decision) => {
+                if let Some(answers) = self.answering.take() {
+                    let _ = answers.send(Input::Answer(id, decision));
+                }
+                self.next_question();
+            }
+            Action::Prompt(text) if busy => {
+                self.state.editor.insert(&text);
+                self.state.notice(
+                    "a turn is running; wait for it or press Ctrl-C to stop it",
+                    true,
+                );
+            }
+            Action::Prompt(text) => {
+                self.state.push(Entry::User(text::neutralise(&text)));
+                self.set_running(true);
+                self.state.activity = "sending".into();
+                self.request(Request::Prompt(text));
+            }
+            _ if busy => self.state.notice(
+                "a turn is running; wait for it or press Ctrl-C to stop it",
+                true,
+            ),
+            Action::ListSessions => self.request(Request::Sessions),
+            Action::OpenSession(id) => self.request(Request::Open(id)),
+            Action::NewSession => self.request(Request::New),
+            Action::ListModels => self.request(Request::Models),
+            Action::UseModel(model) => self.request(Request::UseModel(model)),
+            Action::Compact => {
+                self.set_running(true);
+                self.state.activity = "summarising the conversation".into();
+                self.request(Request::Compact);
+            }
+        }
+    }
+
+    fn interrupt(&mut self) {
+        if let Some(interrupts) = &self.interrupts {
+            let _ = interrupts.send(Input::Interrupt);
+        }
+    }
+
+    fn draw(
+        &mut self,
+        layouts: &mut Layouts,
+        shown: &mut Option<Screen>,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        let (w, h) = termion::terminal_size().unwrap_or((80, 24));
+        self.size = (w, h);
+        let mut next = Screen::new(w, h);
+        render::render(&self.state, layouts, &mut next);
+        if shown.as_ref() == Some(&next) {
+            return Ok(());
+        }
+        let bytes = screen::diff(shown.as_ref(), &next);
+        out.write_all(bytes.as_bytes())?;
+        out.flush()?;
+        *shown = Some(next);
+        Ok(())
+    }
+}
+
+fn spawn_input(tx: Sender<Msg>) -> io::Result<()> {
+    std::thread::Builder::new()
+        .name("cm-keys".into())
+        .spawn(move || {
+            let mut decoder = keys::Decoder::new();
+            let mut buf = [0u8; 4096];
+            let stdin = io::stdin();
+            let mut stdin = stdin.lock();
+            loop {
+                match stdin.read(&mut buf) {
+                    Ok(0) | Err(_) => {
+                        let _ = tx.send(Msg::InputClosed);
+                        return;
+                    }
+                    Ok(n) => {
+                        let keys = decoder.feed(&buf[..n], n < buf.len());
+                        if !keys.is_empty() && tx.send(Msg::Keys(keys)).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        })?;
+    Ok(())
+}
+
+fn spawn_resize(tx: Sender<Msg>) -> io::Result<()> {
+    let (mut read, write) = UnixStream::pair()?;
+    signal_hook::low_level::pipe::register(SIGWINCH, write)?;
+    std::thread::Builder::new()
+        .name("cm-resize".into())
+        .spawn(move || {
+            let mut byte = [0u8; 1];
+            while read.read(&mut byte).is_ok_and(|n| n > 0) {
+                if tx.send(Msg::Resize).is_err() {
+                    return;
+                }
+            }
+        })?;
+    Ok(())
+}
+
+/// A thread that sends [`Msg::Tick`] every [`TICK`] while told `true`, and sleeps on its
+/// channel (no timer at all) while told `false`.
+fn spawn_ticker(tx: Sender<Msg>) -> io::Result<Sender<bool>> {
+    let (control, switch) = mpsc::channel::<bool>();
+    std::thread::Builder::new()
+        .name("cm-ticker".into())
+        .spawn(move || {
+            let mut running = false;
+            loop {
+                if !running {
+                    match switch.recv() {
+                        Ok(on) => running = on,
+                        Err(_) => return,
+                    }
+                    continue;
+                }
+                match switch.recv_timeout(TICK) {
+                    Ok(on) => running = on,
+                    Err(RecvTimeoutError::Timeout) => {
+                        if tx.send(Msg::Tick).is_err() {
+                            return;
+                        }
+                    }
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+            }
+        })?;
+    Ok(control)
+}

@@ -1,0 +1,410 @@
+//! Snapshot tests of the render function on a virtual screen.
+//!
+//! Each snapshot is the screen's text in `src/tui/snapshots/NAME.txt`, reviewed by eye
+//! when written. After an intended change, regenerate them with
+//! `CM_BLESS=1 cargo test -p cm tui::render_tests` and review the diff.
+
+use cm_proto::agent::{AskId, Event, Question};
+use cm_proto::message::Usage;
+
+use super::editor::Editor;
+use super::render::{render, Layouts};
+use super::screen::{Screen, WIDE_TAIL};
+use super::state::{Dialog, Entry, SessionRow, State, Status, ToolState};
+use super::theme::{Role, Theme};
+
+fn check(name: &str, screen: &Screen) {
+    let path = format!(
+        "{}/src/tui/snapshots/{name}.txt",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let got = screen.to_text();
+    if std::env::var("CM_BLESS").is_ok_and(|v| v == "1") {
+        std::fs::write(&path, &got).expect("write snapshot");
+        return;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("no snapshot {path}; run with CM_BLESS=1 and review it"));
+    if got != want {
+        let first = got
+            .lines()
+            .zip(want.lines())
+            .position(|(g, w)| g != w)
+            .unwrap_or(0);
+        panic!("snapshot {name} differs from row {first}\n--- got\n{got}\n--- want\n{want}");
+    }
+}
+
+fn status() -> Status {
+    Status {
+        provider: "anthropic".into(),
+        model: "claude-sonnet-4-5".into(),
+        context_window: Some(200_000),
+        context_used: 0,
+        session_tokens: 0,
+        session_cost: None,
+        cwd: "~/src/cm".into(),
+        branch: Some("main".into()),
+        session: Some("ses_0mabc".into()),
+    }
+}
+
+fn draw(state: &State, w: u16, h: u16) -> Screen {
+    let mut screen = Screen::new(w, h);
+    render(state, &mut Layouts::new(), &mut screen);
+    screen
+}
+
+const ANSWER: &str = "# Why the test fails\n\nThe parser **rejects** a trailing comma in `parse_list`, \
+see [the docs](https://example.com/grammar).\n\n```rust\nfn parse_list(input: &str) -> Vec<u32> {\n    \
+// split on commas\n    input.split(',').map(|s| s.parse().unwrap()).collect()\n}\n```\n\n\
+1. Skip empty items.\n2. Add a test.\n\n> Note: *keep* the error message.\n";
+
+fn conversation() -> State {
+    let mut state = State::new(Theme::Dark, status());
+    state.push(Entry::User("why does the parser test fail?".into()));
+    state.apply(&Event::TurnStart);
+    state.apply(&Event::ReasoningDelta {
+        text: "Look at parse_list.\nIt unwraps.".into(),
+    });
+    state.apply(&Event::TextDelta {
+        text: ANSWER.into(),
+    });
+    state
+}
+
+fn edit_card(state: &mut State) {
+    state.apply(&Event::ToolCallReady {
+        call_id: "c1".into(),
+        name: "edit".into(),
+        arguments: serde_json::json!({
+            "path": "src/parse.rs",
+            "old_string": "    input.split(',').map(|s| s.parse().unwrap()).collect()",
+            "new_string": "    input\n        .split(',')\n        .filter(|s| !s.is_empty())\n        .map(|s| s.parse().unwrap())\n        .collect()",
+        })
+        .to_string(),
+    });
+}
+
+#[test]
+fn streaming_text_at_80x24_follows_the_end_with_a_spinner() {
+    let mut state = conversation();
+    state.apply(&Event::TextDelta {
+        text: "Now I will edit the **file".into(),
+    });
+    state.spinner = 3;
+    let screen = draw(&state, 80, 24);
+    check("streaming_80x24", &screen);
+    // The unfinished `**` already shows the text; the spinner and activity show below.
+    assert!(screen.to_text().contains("  Now I will edit the file\n"));
+    assert!(screen.row_text(21).contains("⠸ writing… · Ctrl-C stops"));
+    assert_eq!(
+        screen.cursor,
+        Some((2, 22)),
+        "the cursor sits in the input box"
+    );
+}
+
+#[test]
+fn markdown_at_200x60_shows_headings_code_lists_quotes_and_links() {
+    let mut state = conversation();
+    state.apply(&Event::Usage {
+        request: Usage {
+            input_tokens: 30_000,
+            output_tokens: 2_000,
+            cache_read_tokens: 18_000,
+            ..Usage::default()
+        },
+        turn: Usage::default(),
+        session: Usage {
+            input_tokens: 61_000,
+            output_tokens: 4_500,
+            ..Usage::default()
+        },
+        request_cost: None,
+        turn_cost: None,
+        session_cost: Some(0.4213),
+    });
+    state.finish(None);
+    let screen = draw(&state, 200, 60);
+    check("markdown_200x60", &screen);
+    let row_of = |needle: &str| {
+        (0..60)
+            .find(|&y| screen.row_text(y).contains(needle))
+            .unwrap_or_else(|| panic!("{needle} not on screen"))
+    };
+    let theme = Theme::Dark;
+    // "fn" is a keyword on the code background, which runs to the right edge.
+    let code = row_of("fn parse_list");
+    assert_eq!(
+        screen.cell(2, code).map(|c| c.style),
+        Some(theme.style(Role::Keyword))
+    );
+    assert_eq!(
+        screen.cell(199, code).map(|c| c.style),
+        Some(theme.style(Role::CodeBlock))
+    );
+    let heading = row_of("Why the test fails");
+    assert_eq!(
+        screen.cell(2, heading).map(|c| c.style),
+        Some(theme.style(Role::Heading))
+    );
+    assert!(screen.row_text(59).starts_with(
+        " anthropic/claude-sonnet-4-5 · ctx 25% · 65.5k tok · $0.42 · ~/src/cm · ⎇ main"
+    ));
+}
+
+#[test]
+fn a_diff_card_at_80x24_colours_added_and_removed_lines() {
+    let mut state = State::new(Theme::Dark, status());
+    state.push(Entry::User("skip empty items".into()));
+    edit_card(&mut state);
+    state.apply(&Event::ToolRunning {
+        call_id: "c1".into(),
+        name: "edit".into(),
+    });
+    state.apply(&Event::ToolDone {
+        call_id: "c1".into(),
+        name: "edit".into(),
+        summary: "edited src/parse.rs (+5 -1)".into(),
+        is_error: false,
+        duration_ms: 1250,
+        display: None,
+    });
+    state.apply(&Event::ToolCallReady {
+        call_id: "c2".into(),
+        name: "bash".into(),
+        arguments: r#"{"command":"cargo test -q"}"#.into(),
+    });
+    state.with_card("c2", |card| {
+        card.state = ToolState::Failed;
+        card.summary = "bash: cargo test -q (exit 101)".into();
+        card.output = Some("test parse::empty ... FAILED\nerror: 1 test failed".into());
+    });
+    let screen = draw(&state, 80, 24);
+    check("diff_card_80x24", &screen);
+    let theme = Theme::Dark;
+    let row_of = |prefix: &str| {
+        (0..24)
+            .find(|&y| screen.row_text(y).starts_with(prefix))
+            .unwrap_or_else(|| panic!("{prefix} not on screen"))
+    };
+    let removed = row_of("    -    input.split");
+    assert_eq!(
+        screen.cell(4, removed).map(|c| c.style),
+        Some(theme.style(Role::DiffDel))
+    );
+    let added = row_of("    +        .filter");
+    assert_eq!(
+        screen.cell(4, added).map(|c| c.style),
+        Some(theme.style(Role::DiffAdd))
+    );
+    let failed = row_of("  ✗ bash");
+    assert_eq!(
+        screen.cell(2, failed).map(|c| c.style),
+        Some(theme.style(Role::ToolFailed))
+    );
+}
+
+#[test]
+fn a_long_diff_folds_until_expanded() {
+    let mut state = State::new(Theme::Plain, status());
+    let content: String = (1..=40).map(|i| format!("line {i}\n")).collect();
+    state.apply(&Event::ToolCallReady {
+        call_id: "w".into(),
+        name: "write".into(),
+        arguments: serde_json::json!({"path": "big.txt", "content": content}).to_string(),
+    });
+    let folded = draw(&state, 80, 40).to_text();
+    assert!(
+        folded.contains("… 31 more lines (Ctrl-O shows them)"),
+        "{folded}"
+    );
+    state.expanded = true;
+    let open = draw(&state, 80, 60).to_text();
+    assert!(open.contains("+line 40"), "{open}");
+    assert!(!open.contains("more lines"));
+}
+
+fn permission(state: &mut State) {
+    edit_card(state);
+    state.dialog = Some(Dialog::Permission {
+        id: AskId(1),
+        question: Question {
+            permission: "edit".into(),
+            subject: "src/parse.rs".into(),
+            tool: "edit".into(),
+            call_id: "c1".into(),
+            arguments: serde_json::json!({
+                "path": "src/parse.rs",
+                "old_string": "a\nb",
+                "new_string": "a\nc",
+            })
+            .to_string(),
+        },
+        choice: 1,
+        message: None,
+    });
+}
+
+#[test]
+fn the_permission_dialog_at_80x24_and_200x60() {
+    let mut state = conversation();
+    permission(&mut state);
+    let small = draw(&state, 80, 24);
+    check("permission_80x24", &small);
+    assert_eq!(small.cursor, None, "no input cursor behind a dialog");
+    check("permission_200x60", &draw(&state, 200, 60));
+    if let Some(Dialog::Permission { message, .. }) = &mut state.dialog {
+        let mut editor = Editor::new();
+        editor.insert("use the helper");
+        *message = Some(editor);
+    }
+    let typing = draw(&state, 80, 24);
+    let why = (0..24)
+        .find(|&y| typing.row_text(y).contains("why: use the helper"))
+        .expect("the message row");
+    let row = typing.row_text(why);
+    let x = row[..row.find("why:").expect("marker")].chars().count() as u16;
+    assert_eq!(
+        typing.cursor,
+        Some((x + 19, why)),
+        "the cursor ends the message"
+    );
+}
+
+#[test]
+fn the_session_list_at_80x24_filters_and_highlights() {
+    let mut state = State::new(Theme::Dark, status());
+    let rows = [
+        ("ses_0ma", "fix the parser test", "2026-11-23 06:53"),
+        (
+            "ses_0mb",
+            "write the README section on themes",
+            "2026-11-22 17:10",
+        ),
+        ("ses_0mc", "why is the build slow?", "2026-11-20 09:02"),
+    ]
+    .iter()
+    .map(|(id, title, when)| SessionRow {
+        id: (*id).into(),
+        title: (*title).into(),
+        when: (*when).into(),
+    })
+    .collect();
+    let mut filter = Editor::new();
+    filter.insert("the");
+    state.dialog = Some(Dialog::Sessions {
+        rows,
+        selected: 1,
+        filter,
+    });
+    let screen = draw(&state, 80, 24);
+    check("sessions_80x24", &screen);
+    let theme = Theme::Dark;
+    let selected = (0..24)
+        .find(|&y| screen.row_text(y).contains("▸ write the README"))
+        .expect("the selected row");
+    let col = (0..80)
+        .find(|&c| screen.cell(c, selected).is_some_and(|cell| cell.ch == 'w'))
+        .expect("title cell");
+    assert_eq!(
+        screen.cell(col, selected).map(|c| c.style),
+        Some(theme.style(Role::Selected))
+    );
+}
+
+#[test]
+fn help_lists_every_command() {
+    let mut state = State::new(Theme::Plain, status());
+    state.dialog = Some(Dialog::Help);
+    let text = draw(&state, 100, 40).to_text();
+    for command in [
+        "/sessions",
+        "/new",
+        "/model",
+        "/compact",
+        "/help",
+        "/exit",
+        "Ctrl-X L",
+    ] {
+        assert!(text.contains(command), "{command} missing:\n{text}");
+    }
+}
+
+#[test]
+fn a_terminal_too_small_says_so_until_it_grows() {
+    let state = conversation();
+    let screen = draw(&state, 20, 6);
+    let text = screen.to_text();
+    assert!(text.contains("terminal too small"), "{text}");
+    assert!(text.contains("20×6; needs 30×8"), "{text}");
+    assert!(!draw(&state, 30, 8).to_text().contains("too small"));
+}
+
+#[test]
+fn escape_sequences_in_output_never_reach_the_screen() {
+    let mut state = State::new(Theme::Dark, status());
+    state.apply(&Event::TextDelta {
+        text: "safe\u{1b}[2J\u{1b}]52;c;cGF5bG9hZA==\u{7}\u{1b}]0;title\u{7} text\r\n\u{9b}31m!"
+            .into(),
+    });
+    state.apply(&Event::ToolCallReady {
+        call_id: "b".into(),
+        name: "bash".into(),
+        arguments: r#"{"command":"cat binary"}"#.into(),
+    });
+    state.with_card("b", |card| {
+        card.output = Some(super::text::from_bytes(b"\xff\xfe\x1b[31mred\x07"));
+    });
+    let screen = draw(&state, 80, 24);
+    let text = screen.to_text();
+    assert!(text.contains("  safe text\n  !\n"), "{text}");
+    assert!(text.contains("│ \u{fffd}\u{fffd}red"), "{text}");
+    for y in 0..24 {
+        for x in 0..80 {
+            let c = screen.cell(x, y).map_or(' ', |c| c.ch);
+            assert!(
+                c == WIDE_TAIL || !super::text::is_control(c),
+                "control character {c:?} at {x},{y}"
+            );
+        }
+    }
+}
+
+#[test]
+fn scrolling_up_shows_earlier_rows_and_stops_at_the_top() {
+    let mut state = State::new(Theme::Plain, status());
+    for i in 0..50 {
+        state.push(Entry::User(format!("prompt {i}")));
+    }
+    let bottom = draw(&state, 40, 12).to_text();
+    assert!(bottom.contains("prompt 49") && !bottom.contains("prompt 0\n"));
+    state.scroll = 10;
+    let up = draw(&state, 40, 12).to_text();
+    assert!(
+        up.contains("prompt 44") && !up.contains("prompt 49"),
+        "{up}"
+    );
+    assert!(up.contains("scrolled up"));
+    state.scroll = 100_000;
+    let top = draw(&state, 40, 12).to_text();
+    assert!(top.starts_with("› prompt 0\n"), "{top}");
+}
+
+#[test]
+fn a_cached_layout_is_the_same_as_a_fresh_one() {
+    let mut state = conversation();
+    let mut layouts = Layouts::new();
+    let mut screen = Screen::new(80, 24);
+    render(&state, &mut layouts, &mut screen);
+    for piece in ["More ", "text with `code`", "\n- and a list\n"] {
+        state.apply(&Event::TextDelta { text: piece.into() });
+        render(&state, &mut layouts, &mut screen);
+        assert_eq!(screen, draw(&state, 80, 24));
+    }
+    // A resize lays out again at the new width.
+    let mut wide = Screen::new(120, 30);
+    render(&state, &mut layouts, &mut wide);
+    assert_eq!(wide, draw(&state, 120, 30));
+}
