@@ -165,6 +165,10 @@ struct App {
     /// The answer channel of the question in the dialog.
     answering: Option<Sender<Input>>,
     ticker: Option<Sender<bool>>,
+    /// The driver runs a turn (it sent an event), so an interrupt reaches it; one sent
+    /// before would be discarded as stale, so it waits in `pending_interrupt`.
+    live: bool,
+    pending_interrupt: bool,
     exit: bool,
     size: (u16, u16),
 }
@@ -178,6 +182,8 @@ impl App {
             asks: VecDeque::new(),
             answering: None,
             ticker: None,
+            live: false,
+            pending_interrupt: false,
             exit: false,
             size: (80, 24),
         }
@@ -219,6 +225,10 @@ impl App {
                 if matches!(event, cm_proto::agent::Event::TurnStart) {
                     self.set_running(true);
                 }
+                self.live = true;
+                if std::mem::take(&mut self.pending_interrupt) {
+                    self.interrupt();
+                }
                 self.state.apply(&event);
             }
             Msg::Ask {
@@ -239,6 +249,8 @@ impl App {
             }
             Msg::TurnEnded { note, branch } => {
                 self.set_running(false);
+                self.live = false;
+                self.pending_interrupt = false;
                 self.state
                     .finish(note.as_ref().map(|(text, error)| (text.as_str(), *error)));
                 self.state.status.branch = branch;
@@ -355,6 +367,10 @@ impl App {
     }
 
     fn interrupt(&mut self) {
+        if !self.live {
+            self.pending_interrupt = true;
+            return;
+        }
         if let Some(interrupts) = &self.interrupts {
             let _ = interrupts.send(Input::Interrupt);
         }

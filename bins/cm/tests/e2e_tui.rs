@@ -1,0 +1,397 @@
+//! The full-screen UI end to end: the real `cm` in a tmux pane against cm-mock, driven
+//! with `tmux send-keys` and checked with `tmux capture-pane`.
+//!
+//! Each test has its own tmux server (`tmux -L <unique socket>`), killed when the test
+//! ends, even when it fails. Waits poll the pane with a bound instead of sleeping. Without
+//! tmux the tests say so and pass (CI installs it).
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use cm_mock::{MockServer, Script};
+use common::Sandbox;
+use serde_json::{json, Value};
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+const WAIT: Duration = Duration::from_secs(30);
+
+fn tmux_installed() -> bool {
+    let found = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!("skipped: tmux is not installed (apt-get install tmux)");
+    }
+    found
+}
+
+fn mock(turns: Value) -> MockServer {
+    MockServer::start(Script::from_value(turns).expect("valid script"))
+}
+
+fn no_failed_expectations(server: &MockServer) {
+    for request in server.requests() {
+        assert!(
+            request.expectation_failed.is_none(),
+            "request {} failed its expectation: {:?}",
+            request.seq,
+            request.expectation_failed
+        );
+    }
+}
+
+/// One tmux server with one pane running cm; killed on drop.
+struct Tmux {
+    socket: String,
+    /// The server's socket file, removed on drop (`kill-server` leaves it behind).
+    socket_path: Option<PathBuf>,
+    stderr: PathBuf,
+}
+
+impl Tmux {
+    /// Starts `cm args...` in the sandbox's project in a `width`×`height` pane.
+    fn start(sandbox: &Sandbox, args: &[&str], width: u16, height: u16) -> Tmux {
+        let socket = format!(
+            "cm-e2e-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let stderr = sandbox.root().join(format!("{socket}.stderr"));
+        let root = sandbox.root();
+        let mut env = vec![
+            format!("PATH={}", std::env::var("PATH").unwrap_or_default()),
+            format!("HOME={}", root.join("home").display()),
+            format!("XDG_CONFIG_HOME={}", root.join("config").display()),
+            format!("XDG_DATA_HOME={}", root.join("data").display()),
+            format!("XDG_STATE_HOME={}", root.join("state").display()),
+            "TERM=xterm-256color".to_string(),
+        ];
+        env.extend(sandbox_env(sandbox));
+        let quoted: Vec<String> = env
+            .iter()
+            .map(|e| shell_quote(e))
+            .chain(std::iter::once(shell_quote(env!("CARGO_BIN_EXE_cm"))))
+            .chain(args.iter().map(|a| shell_quote(a)))
+            .collect();
+        let line = format!(
+            "env -i {} 2>{}; echo \"cm exited $?\"; sleep 600",
+            quoted.join(" "),
+            shell_quote(&stderr.display().to_string())
+        );
+        let mut tmux = Tmux {
+            socket,
+            socket_path: None,
+            stderr,
+        };
+        tmux.run(&[
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+            "-c",
+            &sandbox.project.display().to_string(),
+            &line,
+        ]);
+        let path = tmux.run(&["display-message", "-p", "-t", "t", "#{socket_path}"]);
+        let path = String::from_utf8_lossy(&path.stdout).trim().to_string();
+        tmux.socket_path = (!path.is_empty()).then(|| PathBuf::from(path));
+        tmux
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let output = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run tmux");
+        assert!(
+            output.status.success(),
+            "tmux {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    /// Types `text` literally.
+    fn type_text(&self, text: &str) {
+        self.run(&["send-keys", "-t", "t", "-l", text]);
+    }
+
+    /// Presses keys by tmux name (`Enter`, `C-c`, `Escape`).
+    fn press(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "t"];
+        args.extend_from_slice(keys);
+        self.run(&args);
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "t"]).stdout).into_owned()
+    }
+
+    /// Polls the pane until `check` holds, and returns that screen.
+    fn wait_until(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let screen = self.screen();
+            if check(&screen) {
+                return screen;
+            }
+            if Instant::now() > deadline {
+                let stderr = std::fs::read_to_string(&self.stderr).unwrap_or_default();
+                panic!("timed out waiting for {what}\n--- screen\n{screen}\n--- stderr\n{stderr}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn wait_for(&self, needle: &str) -> String {
+        self.wait_until(&format!("{needle:?}"), |s| s.contains(needle))
+    }
+
+    fn resize(&self, width: u16, height: u16) {
+        self.run(&[
+            "resize-window",
+            "-t",
+            "t",
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+        ]);
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if let Some(path) = &self.socket_path {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+/// The variables the sandbox sets for cm (provider URLs and keys).
+fn sandbox_env(sandbox: &Sandbox) -> Vec<String> {
+    let command = sandbox.command(&[]);
+    command
+        .get_envs()
+        .filter_map(|(name, value)| {
+            let name = name.to_str()?;
+            let value = value?.to_str()?;
+            (![
+                "PATH",
+                "HOME",
+                "XDG_CONFIG_HOME",
+                "XDG_DATA_HOME",
+                "XDG_STATE_HOME",
+            ]
+            .contains(&name))
+            .then(|| format!("{name}={value}"))
+        })
+        .collect()
+}
+
+fn sandbox(label: &str, server: &MockServer) -> Sandbox {
+    let mut sandbox = Sandbox::new(label);
+    sandbox.anthropic_at(&server.url());
+    sandbox
+}
+
+/// The row the status bar is on: the last non-empty one.
+fn status_row(screen: &str) -> &str {
+    screen
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+}
+
+#[test]
+fn a_prompt_streams_its_answer_and_permissions_are_answered_in_the_dialog() {
+    if !tmux_installed() {
+        return;
+    }
+    let server = mock(json!([
+        {"expect": {"contains": "clean up the build"},
+         "text": "I will **remove** the build directory.",
+         "tool_calls": [{"name": "bash", "arguments": {"command": "rm -rf build"}}]},
+        {"expect": {"tool_result_contains": "keep the build"},
+         "text": "Understood, listing instead.",
+         "tool_calls": [{"name": "bash", "arguments": {"command": "echo tui-ok-output"}}]},
+        {"expect": {"tool_result_contains": "tui-ok-output"},
+         "text": "## Done\n\nThe `build` directory stays."}
+    ]));
+    let sandbox = sandbox("tui-permission", &server);
+    let tmux = Tmux::start(&sandbox, &[], 100, 30);
+    tmux.wait_for("type a prompt and press Enter");
+    tmux.type_text("clean up the build");
+    tmux.press(&["Enter"]);
+    let asked = tmux.wait_for("Permission");
+    assert!(
+        asked.contains("cm wants to run a command (bash)"),
+        "{asked}"
+    );
+    assert!(asked.contains("rm -rf build"), "{asked}");
+    assert!(
+        asked.contains("I will remove the build directory."),
+        "{asked}"
+    );
+    // Deny with a message for the model.
+    tmux.type_text("m");
+    tmux.wait_for("why:");
+    tmux.type_text("keep the build");
+    tmux.press(&["Enter"]);
+    let second = tmux.wait_for("echo tui-ok-output");
+    assert!(second.contains("Permission"), "{second}");
+    tmux.type_text("y");
+    let done = tmux.wait_for("The build directory stays.");
+    assert!(done.contains("✗ bash"), "the denied call failed: {done}");
+    assert!(done.contains("✓ bash"), "the allowed call ran: {done}");
+    assert!(
+        done.contains("│ tui-ok-output"),
+        "bash shows its output: {done}"
+    );
+    assert!(!done.contains("## Done"), "markdown is rendered: {done}");
+    assert!(
+        status_row(&done).contains("anthropic/claude-sonnet-4-5"),
+        "{done}"
+    );
+    no_failed_expectations(&server);
+    assert_eq!(server.requests().len(), 3);
+    // Ctrl-D on the empty prompt leaves and names the session.
+    tmux.press(&["C-d"]);
+    tmux.wait_for("cm exited 0");
+    assert!(tmux
+        .stderr()
+        .contains("saved; continue it with: cm tui --session ses_"));
+}
+
+#[test]
+fn resizing_redraws_at_the_new_size_and_a_tiny_pane_says_so() {
+    if !tmux_installed() {
+        return;
+    }
+    let server = mock(json!([{"text": "A short answer that is here to stay on screen."}]));
+    let sandbox = sandbox("tui-resize", &server);
+    let tmux = Tmux::start(&sandbox, &[], 100, 30);
+    tmux.wait_for("type a prompt");
+    tmux.type_text("hello");
+    tmux.press(&["Enter"]);
+    tmux.wait_for("here to stay on screen.");
+    tmux.resize(50, 16);
+    let narrow = tmux.wait_until("a 50-column status bar", |s| {
+        let row = status_row(s);
+        row.contains("anthropic/") && row.ends_with('…')
+    });
+    assert!(narrow.contains("› hello"), "{narrow}");
+    assert!(
+        narrow.contains("A short answer that is here to stay on"),
+        "wrapped at 48 columns: {narrow}"
+    );
+    tmux.resize(24, 6);
+    tmux.wait_for("terminal too small");
+    tmux.resize(80, 24);
+    let back = tmux.wait_for("here to stay on screen.");
+    assert!(!back.contains("too small"), "{back}");
+}
+
+#[test]
+fn ctrl_c_stops_a_running_turn_and_twice_more_exits() {
+    if !tmux_installed() {
+        return;
+    }
+    let server = mock(json!([
+        {"text": "This answer never arrives.", "fault": {"delay_before_first_byte_ms": 60000}},
+        {"expect": {"contains": "second try"}, "text": "Second answer."}
+    ]));
+    let sandbox = sandbox("tui-abort", &server);
+    let tmux = Tmux::start(&sandbox, &[], 80, 24);
+    tmux.wait_for("type a prompt");
+    tmux.type_text("a slow question");
+    tmux.press(&["Enter"]);
+    tmux.wait_for("Ctrl-C stops");
+    tmux.press(&["C-c"]);
+    let stopped = tmux.wait_for("interrupted");
+    assert!(!stopped.contains("Ctrl-C stops"), "{stopped}");
+    // The session goes on after an abort.
+    tmux.type_text("second try");
+    tmux.press(&["Enter"]);
+    tmux.wait_for("Second answer.");
+    tmux.press(&["C-c"]);
+    tmux.wait_for("press Ctrl-C again to exit");
+    tmux.press(&["C-c"]);
+    tmux.wait_for("cm exited 0");
+}
+
+#[test]
+fn ctrl_x_l_lists_sessions_and_enter_switches_to_one() {
+    if !tmux_installed() {
+        return;
+    }
+    let server = mock(json!([
+        {"text": "The parser answer."},
+        {"text": "The docs answer."},
+        {"expect": {"contains": "The parser answer."}, "text": "Continuing the parser session."}
+    ]));
+    let sandbox = sandbox("tui-sessions", &server);
+    sandbox.cm(&["run", "fix the parser please"]).expect_code(0);
+    std::thread::sleep(Duration::from_millis(20));
+    sandbox.cm(&["run", "write the docs"]).expect_code(0);
+    let tmux = Tmux::start(&sandbox, &["tui"], 100, 30);
+    tmux.wait_for("type a prompt");
+    tmux.press(&["C-x"]);
+    tmux.type_text("l");
+    let list = tmux.wait_for("Sessions (2)");
+    assert!(list.contains("fix the parser please"), "{list}");
+    assert!(list.contains("write the docs"), "{list}");
+    tmux.type_text("parser");
+    tmux.wait_until("the filter to keep one session", |s| {
+        s.contains("filter: parser") && !s.contains("write the docs")
+    });
+    tmux.press(&["Enter"]);
+    let opened = tmux.wait_for("The parser answer.");
+    assert!(opened.contains("› fix the parser please"), "{opened}");
+    tmux.type_text("go on");
+    tmux.press(&["Enter"]);
+    tmux.wait_for("Continuing the parser session.");
+    no_failed_expectations(&server);
+    // /new starts over with an empty conversation.
+    tmux.type_text("/new");
+    tmux.press(&["Enter"]);
+    tmux.wait_until("an empty conversation", |s| {
+        s.contains("type a prompt and press Enter") && !s.contains("parser")
+    });
+    assert_eq!(
+        sandbox.session_files().len(),
+        2,
+        "no session is made before a prompt"
+    );
+}
