@@ -395,3 +395,90 @@ fn ctrl_x_l_lists_sessions_and_enter_switches_to_one() {
         "no session is made before a prompt"
     );
 }
+
+impl Tmux {
+    /// The pid of cm: the child of the pane's shell.
+    fn cm_pid(&self) -> u32 {
+        let out = self.run(&["display-message", "-p", "-t", "t", "#{pane_pid}"]);
+        let shell = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
+            .unwrap_or_default();
+        children
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("cm runs in the pane")
+    }
+}
+
+/// utime + stime of a process (all its threads), in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc stat");
+    let after = stat.rsplit_once(") ").map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    fields[11].parse::<u64>().unwrap_or(0) + fields[12].parse::<u64>().unwrap_or(0)
+}
+
+fn median(mut values: Vec<u64>) -> u64 {
+    values.sort_unstable();
+    values[values.len() / 2]
+}
+
+/// The CPU benchmark (BENCHMARKS.md): ticks an idle cm uses over 10 s with a finished
+/// session on screen, and while an answer streams in at about 50 tokens a second.
+#[test]
+#[ignore = "a benchmark: cargo test -p cm --release --test e2e_tui -- --ignored --nocapture cpu"]
+fn cpu_while_idle_and_while_streaming() {
+    if !tmux_installed() {
+        return;
+    }
+    // 12-byte deltas (about 3 tokens); one Anthropic delta event is about 130 bytes, so
+    // 130 bytes every 60 ms is about 17 deltas, about 50 tokens, a second.
+    let long: String = "Streaming words with **bold**, `code` and more.\n".repeat(50);
+    let slow = json!({"text": long, "fault": {"trickle": {"bytes": 130, "interval_ms": 60}}});
+    let server = mock(json!([
+        {"text": "# Done\n\nA finished answer with `code`:\n\n```rust\nfn main() {}\n```\n"},
+        slow.clone(), slow.clone(), slow
+    ]));
+    let sandbox = sandbox("tui-cpu", &server);
+    let tmux = Tmux::start(&sandbox, &[], 100, 30);
+    tmux.wait_for("type a prompt");
+    tmux.type_text("hello");
+    tmux.press(&["Enter"]);
+    tmux.wait_for("A finished answer");
+    let pid = cm_pid_after_settling(&tmux);
+    let mut idle = Vec::new();
+    for _ in 0..3 {
+        let before = cpu_ticks(pid);
+        std::thread::sleep(Duration::from_secs(10));
+        idle.push(cpu_ticks(pid) - before);
+    }
+    let mut streaming = Vec::new();
+    let mut seconds = Vec::new();
+    for round in 0..3 {
+        let before = cpu_ticks(pid);
+        let start = Instant::now();
+        tmux.type_text(&format!("stream {round}"));
+        tmux.press(&["Enter"]);
+        tmux.wait_for("Ctrl-C stops");
+        tmux.wait_until("the stream to end", |s| !s.contains("Ctrl-C stops"));
+        streaming.push(cpu_ticks(pid) - before);
+        seconds.push(start.elapsed().as_millis() as u64);
+    }
+    println!(
+        "idle ticks per 10 s: {idle:?}, median {}",
+        median(idle.clone())
+    );
+    println!(
+        "streaming ticks: {streaming:?} over {seconds:?} ms, median {} ticks in {} ms",
+        median(streaming.clone()),
+        median(seconds.clone())
+    );
+    assert!(median(idle) <= 1, "idle cm used CPU");
+}
+
+/// cm's pid, after a second for start-up work to end.
+fn cm_pid_after_settling(tmux: &Tmux) -> u32 {
+    std::thread::sleep(Duration::from_secs(1));
+    tmux.cm_pid()
+}

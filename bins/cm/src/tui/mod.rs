@@ -385,7 +385,11 @@ impl App {
         let (w, h) = termion::terminal_size().unwrap_or((80, 24));
         self.size = (w, h);
         let mut next = Screen::new(w, h);
-        render::render(&self.state, layouts, &mut next);
+        let frame = render::render(&self.state, layouts, &mut next);
+        if let Some(max) = frame.max_scroll {
+            // Scrolling past the top stops there, so PgDn moves at once.
+            self.state.scroll = self.state.scroll.min(max);
+        }
         if shown.as_ref() == Some(&next) {
             return Ok(());
         }

@@ -84,14 +84,21 @@ impl Layouts {
     }
 }
 
+/// What a frame learned about the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Frame {
+    /// The largest useful scroll offset, when the frame reached the conversation's top.
+    pub max_scroll: Option<usize>,
+}
+
 /// Draws `state` onto `screen` (of the terminal's size).
-pub fn render(state: &State, layouts: &mut Layouts, screen: &mut Screen) {
+pub fn render(state: &State, layouts: &mut Layouts, screen: &mut Screen) -> Frame {
     let (w, h) = (screen.width(), screen.height());
     let theme = state.theme;
     *screen = Screen::new(w, h);
     if w < MIN_WIDTH || h < MIN_HEIGHT {
         too_small(screen, theme);
-        return;
+        return Frame::default();
     }
     let input_rows = input_lines(state, usize::from(w));
     let max_input = usize::from(h / 3).max(1);
@@ -101,7 +108,7 @@ pub fn render(state: &State, layouts: &mut Layouts, screen: &mut Screen) {
     let activity_y = input_y - 1;
     let conversation_h = usize::from(activity_y);
 
-    conversation(state, layouts, screen, conversation_h);
+    let max_scroll = conversation(state, layouts, screen, conversation_h);
     activity(state, screen, activity_y);
     // The input box, scrolled so the cursor row shows.
     let first = input_rows
@@ -125,6 +132,7 @@ pub fn render(state: &State, layouts: &mut Layouts, screen: &mut Screen) {
     if let Some(dialog) = &state.dialog {
         draw_dialog(state, dialog, screen, conversation_h as u16);
     }
+    Frame { max_scroll }
 }
 
 fn too_small(screen: &mut Screen, theme: Theme) {
@@ -143,7 +151,14 @@ fn too_small(screen: &mut Screen, theme: Theme) {
     }
 }
 
-fn conversation(state: &State, layouts: &mut Layouts, screen: &mut Screen, height: usize) {
+/// Draws the conversation; when its top was reached, returns the largest scroll offset
+/// that still fills the screen (the caller clamps an over-scrolled state to it).
+fn conversation(
+    state: &State,
+    layouts: &mut Layouts,
+    screen: &mut Screen,
+    height: usize,
+) -> Option<usize> {
     let width = usize::from(screen.width());
     layouts.reset_if_stale(width, state.epoch, state.expanded);
     if state.items.is_empty() {
@@ -157,35 +172,55 @@ fn conversation(state: &State, layouts: &mut Layouts, screen: &mut Screen, heigh
         for (k, line) in hint.iter().enumerate() {
             draw_line(screen, 2, 1 + k as u16, line, state.theme, screen.width());
         }
-        return;
+        return Some(0);
     }
-    // Collect rows bottom-up until the screen and the scroll offset are covered.
-    let wanted = height.saturating_add(state.scroll);
-    let mut rows: Vec<Line> = Vec::with_capacity(wanted.min(4096));
-    for index in (0..state.items.len()).rev() {
-        let item = &state.items[index];
-        let lines = layouts.lines(index, item, state);
-        let gap = index > 0 && !both_cards(&state.items[index - 1], item);
-        for line in lines.iter().rev() {
-            rows.push(line.clone());
-            if rows.len() >= wanted {
-                break;
-            }
-        }
-        if rows.len() >= wanted {
-            break;
-        }
-        if gap {
-            rows.push(Line::default());
-        }
+    let (mut rows, mut total) = visible_rows(state, layouts, state.scroll, height);
+    let mut top = total.map(|t| t.saturating_sub(height));
+    if let Some(max) = top.filter(|max| state.scroll > *max) {
+        // Scrolled past the top: the top stays put.
+        (rows, total) = visible_rows(state, layouts, max, height);
+        top = total.map(|t| t.saturating_sub(height)).or(Some(max));
     }
-    // Scrolled past the top: the top stays put.
-    let scroll = state.scroll.min(rows.len().saturating_sub(height));
-    let visible = rows.iter().skip(scroll).take(height).collect::<Vec<_>>();
     // Short conversations start at the top.
-    for (k, line) in visible.iter().rev().enumerate() {
+    for (k, line) in rows.iter().rev().enumerate() {
         draw_line(screen, 0, k as u16, line, state.theme, screen.width());
     }
+    top
+}
+
+/// The rows `skip`..`skip + height` counted up from the bottom, bottom first, and the
+/// total row count when the walk reached the first entry. Entries wholly below the
+/// window are counted from their cached layout, not copied.
+fn visible_rows(
+    state: &State,
+    layouts: &mut Layouts,
+    skip: usize,
+    height: usize,
+) -> (Vec<Line>, Option<usize>) {
+    let mut below = 0usize;
+    let mut rows: Vec<Line> = Vec::with_capacity(height);
+    for index in (0..state.items.len()).rev() {
+        let item = &state.items[index];
+        let gap = index > 0 && !both_cards(&state.items[index - 1], item);
+        let lines = layouts.lines(index, item, state);
+        let count = lines.len() + usize::from(gap);
+        if below + count <= skip {
+            below += count;
+            continue;
+        }
+        let blank = Line::default();
+        let block = lines.iter().rev().chain(gap.then_some(&blank));
+        for line in block {
+            if below >= skip {
+                rows.push(line.clone());
+                if rows.len() >= height {
+                    return (rows, None);
+                }
+            }
+            below += 1;
+        }
+    }
+    (rows, Some(below))
 }
 
 fn both_cards(a: &Item, b: &Item) -> bool {

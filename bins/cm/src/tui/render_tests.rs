@@ -390,6 +390,15 @@ fn scrolling_up_shows_earlier_rows_and_stops_at_the_top() {
     state.scroll = 100_000;
     let top = draw(&state, 40, 12).to_text();
     assert!(top.starts_with("› prompt 0\n"), "{top}");
+    // 50 prompts and 49 gaps are 99 rows; 9 fit above the input box and status bar.
+    let mut screen = Screen::new(40, 12);
+    let frame = render(&state, &mut Layouts::new(), &mut screen);
+    assert_eq!(frame.max_scroll, Some(99 - 9));
+    state.scroll = 0;
+    assert_eq!(
+        render(&state, &mut Layouts::new(), &mut screen).max_scroll,
+        None
+    );
 }
 
 #[test]
@@ -407,4 +416,104 @@ fn a_cached_layout_is_the_same_as_a_fresh_one() {
     let mut wide = Screen::new(120, 30);
     render(&state, &mut layouts, &mut wide);
     assert_eq!(wide, draw(&state, 120, 30));
+}
+
+/// A generated session of `messages` entries: prompts, markdown answers with code and
+/// lists, and every fifth answer an edit card with a diff.
+fn long_session(messages: usize) -> State {
+    let mut state = State::new(Theme::Dark, status());
+    for i in 0..messages {
+        match i % 2 {
+            0 => state.push(Entry::User(format!(
+                "question {i}: why does test number {i} fail after the refactor?"
+            ))),
+            _ if i % 10 == 9 => {
+                state.push(Entry::Assistant(format!("Editing **file {i}**.\n")));
+                let call = format!("call{i}");
+                state.apply(&Event::ToolCallReady {
+                    call_id: call.clone(),
+                    name: "edit".into(),
+                    arguments: serde_json::json!({
+                        "path": format!("src/m{i}.rs"),
+                        "old_string": "let a = 1;\nlet b = 2;",
+                        "new_string": "let a = 10;\nlet b = 20;\nlet c = 30;",
+                    })
+                    .to_string(),
+                });
+                state.with_card(&call, |card| card.state = ToolState::Done);
+            }
+            _ => state.push(Entry::Assistant(format!(
+                "## Answer {i}\n\nThe test `t{i}` fails because the *parser* changed. \
+                 Here is the fix:\n\n```rust\nfn fix_{i}() -> u32 {{ {i} }} // done\n```\n\n\
+                 - first point about {i}\n- second point\n"
+            ))),
+        }
+    }
+    state
+}
+
+fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+/// The frame-time benchmark (BENCHMARKS.md): one frame at 200×60 — render and the diff
+/// writer — on a 5,000-message session, cold, per keystroke, and while text streams in.
+#[test]
+#[ignore = "a benchmark: cargo test -p cm --release --bin cm -- --ignored --nocapture frame_time"]
+fn frame_time_on_a_5000_message_session() {
+    use std::time::Instant;
+    let mut state = long_session(5000);
+    let mut layouts = Layouts::new();
+    let mut shown = Screen::new(200, 60);
+    let frame = |state: &State, layouts: &mut Layouts, shown: &mut Screen| {
+        let start = Instant::now();
+        let mut next = Screen::new(200, 60);
+        render(state, layouts, &mut next);
+        let bytes = super::screen::diff(Some(shown), &next);
+        *shown = next;
+        std::hint::black_box(bytes);
+        start.elapsed().as_secs_f64() * 1000.0
+    };
+    let cold = frame(&state, &mut layouts, &mut shown);
+    let keystrokes: Vec<f64> = (0..200)
+        .map(|i| {
+            state.editor.insert(if i % 20 == 19 { " " } else { "x" });
+            frame(&state, &mut layouts, &mut shown)
+        })
+        .collect();
+    state.editor.clear();
+    state.apply(&Event::TurnStart);
+    let words = "Streaming **markdown** with `code`, a [link](https://x.y) and more words. ";
+    let streaming: Vec<f64> = (0..2000)
+        .map(|i| {
+            let piece = if i % 40 == 39 {
+                "\n\n".to_string()
+            } else {
+                words[(i * 12) % 60..(i * 12) % 60 + 12].to_string()
+            };
+            state.apply(&Event::TextDelta { text: piece });
+            frame(&state, &mut layouts, &mut shown)
+        })
+        .collect();
+    let streamed = match &state.items.last().map(|i| &i.entry) {
+        Some(Entry::Assistant(text)) => text.len(),
+        _ => 0,
+    };
+    state.scroll = usize::MAX / 2;
+    let to_top = frame(&state, &mut layouts, &mut shown);
+    let at_top: Vec<f64> = (0..50)
+        .map(|_| {
+            state.scroll -= 1;
+            frame(&state, &mut layouts, &mut shown)
+        })
+        .collect();
+    let (key, stream, top) = (median(keystrokes), median(streaming), median(at_top));
+    println!("frame at 200x60, 5000 messages (ms):");
+    println!("  first frame (cold layout cache): {cold:.3}");
+    println!("  keystroke, median of 200:        {key:.3}");
+    println!("  streaming delta, median of 2000: {stream:.3} (answer grew to {streamed} bytes)");
+    println!("  jump to the top (lays out all):  {to_top:.3}");
+    println!("  scroll one row at the top, median of 50: {top:.3}");
+    assert!(key < 5.0 && stream < 5.0, "over the 5 ms target");
 }
