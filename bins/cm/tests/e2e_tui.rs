@@ -269,8 +269,10 @@ fn a_prompt_streams_its_answer_and_permissions_are_answered_in_the_dialog() {
     tmux.wait_for("why:");
     tmux.type_text("keep the build");
     tmux.press(&["Enter"]);
-    let second = tmux.wait_for("echo tui-ok-output");
-    assert!(second.contains("Permission"), "{second}");
+    // The card shows as soon as the call is written; the dialog when it is asked.
+    tmux.wait_until("the second question", |s| {
+        s.contains("echo tui-ok-output") && s.contains("Permission")
+    });
     tmux.type_text("y");
     let done = tmux.wait_for("The build directory stays.");
     assert!(done.contains("✗ bash"), "the denied call failed: {done}");
@@ -338,6 +340,11 @@ fn ctrl_c_stops_a_running_turn_and_twice_more_exits() {
     tmux.type_text("a slow question");
     tmux.press(&["Enter"]);
     tmux.wait_for("Ctrl-C stops");
+    // Stop it once the request is out (the mock holds its answer back for a minute).
+    let deadline = Instant::now() + WAIT;
+    while server.requests().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     tmux.press(&["C-c"]);
     let stopped = tmux.wait_for("interrupted");
     assert!(!stopped.contains("Ctrl-C stops"), "{stopped}");
@@ -394,6 +401,37 @@ fn ctrl_x_l_lists_sessions_and_enter_switches_to_one() {
         2,
         "no session is made before a prompt"
     );
+}
+
+#[test]
+fn the_model_picker_switches_the_model_of_the_next_turn() {
+    if !tmux_installed() {
+        return;
+    }
+    let server = mock(json!([{"text": "Answered by the other model."}]));
+    let mut sandbox = sandbox("tui-model", &server);
+    sandbox
+        .env("OPENAI_BASE_URL", &format!("{}/v1", server.url()))
+        .env("OPENAI_API_KEY", "test-key");
+    let tmux = Tmux::start(&sandbox, &[], 100, 30);
+    tmux.wait_for("type a prompt");
+    tmux.type_text("/model");
+    tmux.press(&["Enter"]);
+    tmux.wait_for("filter:");
+    tmux.type_text("openai/gpt-5");
+    tmux.wait_until("openai/gpt-5 highlighted", |s| {
+        s.contains("▸ openai/gpt-5 ")
+    });
+    tmux.press(&["Enter"]);
+    tmux.wait_until("the status bar to name the model", |s| {
+        status_row(s).starts_with(" openai/gpt-5 ·")
+    });
+    tmux.type_text("which model are you?");
+    tmux.press(&["Enter"]);
+    tmux.wait_for("Answered by the other model.");
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].path, "/v1/responses");
 }
 
 impl Tmux {

@@ -490,6 +490,44 @@ mod tests {
     }
 
     #[test]
+    fn the_model_picker_ranks_exact_and_contiguous_matches_first() {
+        let models: Vec<String> = [
+            "openai/gpt-5.1",
+            "openai/gpt-5-mini",
+            "openai/gpt-5",
+            "anthropic/claude-opus-4-1",
+        ]
+        .iter()
+        .map(|m| m.to_string())
+        .collect();
+        let mut s = state();
+        s.dialog = Some(Dialog::Models {
+            models: models.clone(),
+            selected: 0,
+            filter: Editor::new(),
+        });
+        typed(&mut s, "gpt-5");
+        assert_eq!(
+            fuzzy_filter(&models, "gpt-5"),
+            ["openai/gpt-5", "openai/gpt-5.1", "openai/gpt-5-mini"]
+        );
+        assert_eq!(
+            fuzzy_filter(&models, "opus")[0],
+            "anthropic/claude-opus-4-1"
+        );
+        assert_eq!(
+            fuzzy_filter(&models, "acl4").len(),
+            1,
+            "scattered letters match"
+        );
+        on_key(&mut s, Key::Down, 10);
+        assert_eq!(
+            on_key(&mut s, Key::Enter, 10),
+            Some(Action::UseModel("openai/gpt-5.1".into()))
+        );
+    }
+
+    #[test]
     fn ctrl_x_l_lists_sessions_and_the_filter_picks_one() {
         let mut s = state();
         on_key(&mut s, Key::Ctrl('x'), 10);

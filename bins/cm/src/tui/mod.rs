@@ -472,3 +472,119 @@ fn spawn_ticker(tx: Sender<Msg>) -> io::Result<Sender<bool>> {
         })?;
     Ok(control)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cm_proto::agent::{Decision, Event};
+
+    fn app() -> (App, Receiver<Request>) {
+        let (requests, inbox) = mpsc::channel();
+        let mut app = App::new(State::new(Theme::Plain, Bar::default()));
+        app.requests = Some(requests);
+        (app, inbox)
+    }
+
+    fn question() -> Question {
+        Question {
+            permission: "bash".into(),
+            subject: "ls".into(),
+            tool: "bash".into(),
+            call_id: "c".into(),
+            arguments: r#"{"command":"ls"}"#.into(),
+        }
+    }
+
+    fn keys(app: &mut App, text: &str) {
+        let keys = text.chars().map(keys::Key::Char).collect();
+        app.handle(Msg::Keys(keys));
+    }
+
+    #[test]
+    fn a_prompt_goes_to_the_agent_and_questions_wait_their_turn() {
+        let (mut app, inbox) = app();
+        keys(&mut app, "hi");
+        app.handle(Msg::Keys(vec![keys::Key::Enter]));
+        assert_eq!(inbox.try_recv(), Ok(Request::Prompt("hi".into())));
+        assert!(app.state.running);
+        let (answers, answered) = mpsc::channel();
+        for id in [1, 2] {
+            app.handle(Msg::Ask {
+                id: AskId(id),
+                question: question(),
+                answers: answers.clone(),
+            });
+        }
+        assert!(matches!(
+            app.state.dialog,
+            Some(Dialog::Permission { id: AskId(1), .. })
+        ));
+        keys(&mut app, "y");
+        assert!(matches!(
+            answered.try_recv(),
+            Ok(Input::Answer(AskId(1), Decision::AllowOnce))
+        ));
+        assert!(
+            matches!(
+                app.state.dialog,
+                Some(Dialog::Permission { id: AskId(2), .. })
+            ),
+            "the second question follows"
+        );
+        app.handle(Msg::TurnEnded {
+            note: Some(("interrupted".into(), false)),
+            branch: Some("main".into()),
+        });
+        assert_eq!(
+            app.state.dialog, None,
+            "questions of an ended turn are void"
+        );
+        assert!(!app.state.running);
+        assert_eq!(app.state.status.branch.as_deref(), Some("main"));
+    }
+
+    #[test]
+    fn ctrl_c_before_the_turn_starts_reaches_it_when_it_does() {
+        let (mut app, _inbox) = app();
+        let (interrupts, interrupted) = mpsc::channel();
+        app.interrupts = Some(interrupts);
+        keys(&mut app, "go");
+        app.handle(Msg::Keys(vec![keys::Key::Enter, keys::Key::Ctrl('c')]));
+        assert!(
+            interrupted.try_recv().is_err(),
+            "held until the driver runs"
+        );
+        app.handle(Msg::Agent(Event::TurnStart));
+        assert!(matches!(interrupted.try_recv(), Ok(Input::Interrupt)));
+    }
+
+    #[test]
+    fn spinner_ticks_only_move_while_a_turn_runs() {
+        let (mut app, _inbox) = app();
+        app.handle(Msg::Tick);
+        assert_eq!(app.state.spinner, 0);
+        app.handle(Msg::Agent(Event::TurnStart));
+        app.handle(Msg::Tick);
+        assert_eq!(app.state.spinner, 1);
+    }
+
+    #[test]
+    fn an_unchanged_frame_writes_nothing() {
+        let (mut app, _inbox) = app();
+        let mut layouts = Layouts::new();
+        let mut shown = None;
+        let mut out = Vec::new();
+        app.draw(&mut layouts, &mut shown, &mut out).unwrap();
+        assert!(!out.is_empty());
+        out.clear();
+        app.draw(&mut layouts, &mut shown, &mut out).unwrap();
+        assert!(out.is_empty(), "{out:?}");
+        keys(&mut app, "x");
+        app.draw(&mut layouts, &mut shown, &mut out).unwrap();
+        let written = String::from_utf8(out).unwrap();
+        assert!(
+            written.contains('x') && !written.contains("\u{1b}[2J"),
+            "{written:?}"
+        );
+    }
+}

@@ -401,7 +401,7 @@ fn activity(state: &State, screen: &mut Screen, y: u16) {
             Role::ToolRunning,
         ))
     } else if state.scroll > 0 {
-        Some((" scrolled up · Ctrl-End returns ".to_string(), Role::Dim))
+        Some((" scrolled up · End returns ".to_string(), Role::Dim))
     } else {
         None
     };
@@ -587,7 +587,8 @@ pub fn fuzzy_filter<'a>(items: &'a [String], filter: &str) -> Vec<&'a String> {
         .enumerate()
         .filter_map(|(i, item)| fuzzy_score(&item.to_lowercase(), &needle).map(|s| (s, i, item)))
         .collect();
-    scored.sort_by_key(|(score, i, _)| (*score, *i));
+    // Ties go to the shorter item: `gpt-5` before `gpt-5-mini`.
+    scored.sort_by_key(|(score, i, item)| (*score, item.len(), *i));
     scored.into_iter().map(|(_, _, item)| item).collect()
 }
 

@@ -517,3 +517,47 @@ fn frame_time_on_a_5000_message_session() {
     println!("  scroll one row at the top, median of 50: {top:.3}");
     assert!(key < 5.0 && stream < 5.0, "over the 5 ms target");
 }
+
+#[test]
+fn arbitrary_text_at_any_size_never_panics() {
+    let alphabet: Vec<char> = "ab #*_`[]()>-+1. \n\t|日e\u{301}\u{1b}\u{9b}~\"'/x"
+        .chars()
+        .collect();
+    let mut seed = 42u64;
+    let mut next = move |n: usize| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) as usize % n.max(1)
+    };
+    for round in 0..300 {
+        let len = next(200);
+        let text: String = (0..len).map(|_| alphabet[next(alphabet.len())]).collect();
+        let mut state = State::new(Theme::Dark, status());
+        state.push(Entry::User(text.clone()));
+        state.apply(&Event::TextDelta { text: text.clone() });
+        state.apply(&Event::ToolCallReady {
+            call_id: "c".into(),
+            name: ["edit", "write", "bash", "apply_patch"][round % 4].into(),
+            arguments: text.clone(),
+        });
+        state.editor.insert(&text);
+        state.scroll = next(50);
+        if round % 3 == 0 {
+            state.dialog = Some(Dialog::Permission {
+                id: AskId(1),
+                question: Question {
+                    permission: text.clone(),
+                    subject: text.clone(),
+                    tool: "bash".into(),
+                    call_id: "c".into(),
+                    arguments: text.clone(),
+                },
+                choice: next(4),
+                message: None,
+            });
+        }
+        let (w, h) = (next(120) as u16 + 1, next(50) as u16 + 1);
+        draw(&state, w, h);
+    }
+}

@@ -129,10 +129,13 @@ pub const HELP: &[(&str, &str)] = &[
     ("Ctrl-C", "stop the running turn; again to exit"),
     ("Ctrl-D", "exit (on an empty prompt)"),
     ("Esc", "close a dialog"),
-    ("PgUp/PgDn, wheel", "scroll the conversation"),
     (
-        "Ctrl-Home/Ctrl-End",
-        "top / bottom of the session (End on an empty prompt)",
+        "PgUp/PgDn, wheel",
+        "scroll the conversation (the wheel with CM_MOUSE=1)",
+    ),
+    (
+        "Home/End",
+        "top / bottom of the session (on an empty prompt)",
     ),
     ("Ctrl-O", "show or hide reasoning and long diffs"),
     ("Ctrl-X L", "sessions"),
