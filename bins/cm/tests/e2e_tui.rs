@@ -366,7 +366,8 @@ fn ctrl_x_l_lists_sessions_and_enter_switches_to_one() {
     let server = mock(json!([
         {"text": "The parser answer."},
         {"text": "The docs answer."},
-        {"expect": {"contains": "The parser answer."}, "text": "Continuing the parser session."}
+        {"expect": {"contains": "The parser answer."}, "text": "Continuing the parser session."},
+        {"text": "Summary: the parser was fixed."}
     ]));
     let sandbox = sandbox("tui-sessions", &server);
     sandbox.cm(&["run", "fix the parser please"]).expect_code(0);
@@ -389,7 +390,11 @@ fn ctrl_x_l_lists_sessions_and_enter_switches_to_one() {
     tmux.type_text("go on");
     tmux.press(&["Enter"]);
     tmux.wait_for("Continuing the parser session.");
+    tmux.type_text("/compact");
+    tmux.press(&["Enter"]);
+    tmux.wait_for("summarised");
     no_failed_expectations(&server);
+    assert_eq!(server.requests().len(), 4, "the summary request was made");
     // /new starts over with an empty conversation.
     tmux.type_text("/new");
     tmux.press(&["Enter"]);

@@ -265,8 +265,9 @@ fn entry_lines(
         Entry::Reasoning(text) => {
             if !state.expanded {
                 let rows = text.lines().filter(|l| !l.trim().is_empty()).count();
+                let noun = if rows == 1 { "line" } else { "lines" };
                 return vec![Line::plain(
-                    format!("  ▸ thinking ({rows} lines; Ctrl-O shows them)"),
+                    format!("  ▸ thinking ({rows} {noun}; Ctrl-O shows them)"),
                     Role::Dim,
                 )];
             }
@@ -313,11 +314,11 @@ fn card_lines(card: &ToolCard, width: usize, state: &State) -> Vec<Line> {
     } else {
         String::new()
     };
-    // Summaries often repeat the tool's name ("bash: cargo test").
+    // Summaries often repeat the tool's name ("bash: cargo test", "read src/a.rs").
     let summary = card
         .summary
         .strip_prefix(card.name.as_str())
-        .and_then(|rest| rest.strip_prefix(": "))
+        .and_then(|rest| rest.strip_prefix(": ").or(rest.strip_prefix(' ')))
         .unwrap_or(&card.summary);
     let detail = if summary.is_empty() {
         card.subject.clone()
@@ -356,7 +357,12 @@ fn card_lines(card: &ToolCard, width: usize, state: &State) -> Vec<Line> {
             ));
         }
     }
-    if let Some(output) = card.output.as_deref().filter(|o| !o.is_empty()) {
+    // A refused call's "output" is its refusal, already the summary.
+    let output = card
+        .output
+        .as_deref()
+        .filter(|o| !o.is_empty() && o.lines().next() != Some(card.summary.as_str()));
+    if let Some(output) = output {
         for line in output.lines() {
             out.push(Line::new(vec![
                 Span::new("    │ ", Role::Dim),
