@@ -99,6 +99,7 @@ impl Screen {
             if col.saturating_add(w) > limit {
                 break;
             }
+            self.clear_wide_overlap(col, y, w);
             self.set(col, y, Cell { ch: c, style });
             if w == 2 {
                 self.set(
@@ -113,6 +114,24 @@ impl Screen {
             col += w;
         }
         col
+    }
+
+    /// Before `columns` cells at (`x`, `y`) are overwritten: a wide character cut in half
+    /// by them becomes a space, as a terminal shows it, so the grid never holds half of one.
+    fn clear_wide_overlap(&mut self, x: u16, y: u16, columns: u16) {
+        let blank = |cell: Option<&Cell>| Cell {
+            ch: ' ',
+            style: cell.map_or_else(Style::default, |c| c.style),
+        };
+        if x > 0 && self.cell(x, y).is_some_and(|c| c.ch == WIDE_TAIL) {
+            let head = blank(self.cell(x - 1, y));
+            self.set(x - 1, y, head);
+        }
+        let after = x + columns;
+        if self.cell(after, y).is_some_and(|c| c.ch == WIDE_TAIL) {
+            let tail = blank(self.cell(after, y));
+            self.set(after, y, tail);
+        }
     }
 
     /// Row `y` as plain text, trailing spaces removed.
@@ -228,6 +247,12 @@ mod tests {
         assert_eq!(screen.cell(3, 0).map(|c| c.ch), Some(WIDE_TAIL));
         screen.put(4, 1, "xyz", Style::default(), 10);
         assert_eq!(screen.row_text(1), "    xy");
+        // Overwriting half of a wide character blanks the other half.
+        screen.put(3, 0, "z", Style::default(), 6);
+        assert_eq!(screen.row_text(0), "ab z");
+        screen.put(0, 1, "日", Style::default(), 6);
+        screen.put(0, 1, "q", Style::default(), 6);
+        assert_eq!(screen.row_text(1), "q   xy");
     }
 
     #[test]
@@ -266,5 +291,148 @@ mod tests {
         let mut after = Screen::new(6, 5);
         after.put(0, 0, "x", Style::default(), 6);
         assert!(diff(Some(&before), &after).contains("\u{1b}[2J"));
+    }
+}
+
+#[cfg(test)]
+mod terminal_tests {
+    use super::*;
+
+    /// A minimal terminal for the sequences [`diff`] writes: cursor moves, SGR, clear,
+    /// cursor visibility and printable characters (wide ones take two columns).
+    struct Terminal {
+        grid: Screen,
+        at: (u16, u16),
+        pen: Style,
+    }
+
+    impl Terminal {
+        fn new(width: u16, height: u16) -> Terminal {
+            Terminal {
+                grid: Screen::new(width, height),
+                at: (0, 0),
+                pen: Style::default(),
+            }
+        }
+
+        fn feed(&mut self, bytes: &str) {
+            let mut chars = bytes.chars().peekable();
+            while let Some(c) = chars.next() {
+                if c != '\u{1b}' {
+                    let (x, y) = self.at;
+                    let w = char_width(c) as u16;
+                    self.grid.set(
+                        x,
+                        y,
+                        Cell {
+                            ch: c,
+                            style: self.pen,
+                        },
+                    );
+                    if w == 2 {
+                        self.grid.set(
+                            x + 1,
+                            y,
+                            Cell {
+                                ch: WIDE_TAIL,
+                                style: self.pen,
+                            },
+                        );
+                    }
+                    self.at = (x + w, y);
+                    continue;
+                }
+                assert_eq!(chars.next(), Some('['), "only CSI sequences are written");
+                let mut params = String::new();
+                let end = loop {
+                    let c = chars.next().expect("a complete sequence");
+                    if c.is_ascii_alphabetic() {
+                        break c;
+                    }
+                    params.push(c);
+                };
+                let numbers: Vec<u16> = params
+                    .trim_start_matches('?')
+                    .split(';')
+                    .map(|n| n.parse().unwrap_or(0))
+                    .collect();
+                match end {
+                    'H' => self.at = (numbers[1] - 1, numbers[0] - 1),
+                    'J' => self.grid = Screen::new(self.grid.width, self.grid.height),
+                    'm' => self.pen = parse_sgr(&numbers),
+                    'l' | 'h' => assert_eq!(params, "?25"),
+                    other => panic!("unexpected sequence ending in {other}"),
+                }
+            }
+        }
+    }
+
+    fn parse_sgr(numbers: &[u16]) -> Style {
+        let mut style = Style::default();
+        let mut i = 0;
+        while i < numbers.len() {
+            match numbers[i] {
+                0 => style = Style::default(),
+                1 => style.bold = true,
+                2 => style.dim = true,
+                3 => style.italic = true,
+                4 => style.underline = true,
+                7 => style.reverse = true,
+                38 => {
+                    style.fg = Color::Indexed(numbers[i + 2] as u8);
+                    i += 2;
+                }
+                48 => {
+                    style.bg = Color::Indexed(numbers[i + 2] as u8);
+                    i += 2;
+                }
+                other => panic!("unexpected SGR {other}"),
+            }
+            i += 1;
+        }
+        style
+    }
+
+    #[test]
+    fn a_terminal_fed_the_diffs_shows_every_frame_exactly() {
+        let words = ["cm", "日本", "fn", "─", "é", "x", "  ", "ok!"];
+        let styles = [
+            Style::default(),
+            Style {
+                bold: true,
+                fg: Color::Indexed(203),
+                ..Style::default()
+            },
+            Style {
+                bg: Color::Indexed(236),
+                dim: true,
+                ..Style::default()
+            },
+        ];
+        let mut seed = 9u32;
+        let mut next = move |n: usize| {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as usize % n
+        };
+        let mut terminal = Terminal::new(24, 6);
+        let mut shown: Option<Screen> = None;
+        let mut frame = Screen::new(24, 6);
+        for _ in 0..300 {
+            for _ in 0..next(6) {
+                let (x, y) = (next(24) as u16, next(6) as u16);
+                frame.put(
+                    x,
+                    y,
+                    words[next(words.len())],
+                    styles[next(styles.len())],
+                    24,
+                );
+            }
+            frame.cursor = (next(2) == 0).then(|| (next(24) as u16, next(6) as u16));
+            let bytes = diff(shown.as_ref(), &frame);
+            terminal.feed(&bytes);
+            assert_eq!(terminal.grid.cells, frame.cells);
+            shown = Some(frame.clone());
+        }
     }
 }
