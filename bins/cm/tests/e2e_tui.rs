@@ -439,6 +439,48 @@ fn the_model_picker_switches_the_model_of_the_next_turn() {
     assert_eq!(requests[0].path, "/v1/responses");
 }
 
+#[test]
+fn a_bad_session_is_reported_before_the_screen_is_taken_and_no_terminal_exits_2() {
+    let plain = Sandbox::new("tui-usage");
+    let run = plain.cm(&["tui"]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("no terminal"), "{}", run.stderr);
+    if !tmux_installed() {
+        return;
+    }
+    let server = mock(json!([]));
+    let sandbox = sandbox("tui-bad-session", &server);
+    let tmux = Tmux::start(&sandbox, &["tui", "--session", "nope"], 80, 24);
+    tmux.wait_for("cm exited 2");
+    assert!(
+        tmux.stderr().contains("there is no session `nope`"),
+        "{}",
+        tmux.stderr()
+    );
+}
+
+#[test]
+fn sigterm_restores_the_terminal_and_exits() {
+    if !tmux_installed() {
+        return;
+    }
+    let server = mock(json!([]));
+    let sandbox = sandbox("tui-term", &server);
+    let tmux = Tmux::start(&sandbox, &[], 80, 24);
+    tmux.wait_for("type a prompt");
+    let pid = tmux.cm_pid();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let after = tmux.wait_for("cm exited 0");
+    assert!(
+        !after.contains("type a prompt"),
+        "the alternate screen is gone: {after}"
+    );
+}
+
 impl Tmux {
     /// The pid of cm: the child of the pane's shell.
     fn cm_pid(&self) -> u32 {

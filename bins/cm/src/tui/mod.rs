@@ -1,7 +1,7 @@
 //! The full-screen terminal UI (`cm` on a terminal, `cm tui`).
 //!
-//! Threads: one reads the terminal's keys (blocking), one turns SIGWINCH into resize
-//! messages, the agent's thread ([`agent`]) runs turns, and a ticker sends spinner frames
+//! Threads: one reads the terminal's keys (blocking), two turn signals into messages
+//! (SIGWINCH: redraw; SIGTERM, SIGHUP: leave, restoring the terminal), the agent's thread ([`agent`]) runs turns, and a ticker sends spinner frames
 //! only while a turn runs. All of them send [`agent::Msg`]s on one channel that the main
 //! loop blocks on; nothing polls. After each batch of messages the loop renders the state
 //! ([`state`]) into a virtual screen ([`render`], [`screen`]) and writes only the cells
@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use cm_driver::Input;
 use cm_proto::agent::{AskId, Question};
-use signal_hook::consts::SIGWINCH;
+use signal_hook::consts::{SIGHUP, SIGTERM, SIGWINCH};
 use termion::raw::IntoRawMode;
 use termion::screen::IntoAlternateScreen;
 
@@ -122,7 +122,7 @@ fn run_terminal(app: &mut App, tx: &Sender<Msg>, rx: Receiver<Msg>, mouse: bool)
     }
     out.flush()?;
     spawn_input(tx.clone())?;
-    spawn_resize(tx.clone())?;
+    spawn_signals(tx.clone())?;
     app.ticker = Some(spawn_ticker(tx.clone())?);
     let result = event_loop(app, rx, &mut out);
     let _ = write!(
@@ -427,19 +427,29 @@ fn spawn_input(tx: Sender<Msg>) -> io::Result<()> {
     Ok(())
 }
 
-fn spawn_resize(tx: Sender<Msg>) -> io::Result<()> {
-    let (mut read, write) = UnixStream::pair()?;
-    signal_hook::low_level::pipe::register(SIGWINCH, write)?;
-    std::thread::Builder::new()
-        .name("cm-resize".into())
-        .spawn(move || {
-            let mut byte = [0u8; 1];
-            while read.read(&mut byte).is_ok_and(|n| n > 0) {
-                if tx.send(Msg::Resize).is_err() {
-                    return;
+/// SIGWINCH becomes [`Msg::Resize`]; SIGTERM and SIGHUP end the UI like a closed input,
+/// so the terminal is restored before cm exits.
+fn spawn_signals(tx: Sender<Msg>) -> io::Result<()> {
+    for (signals, msg) in [
+        (&[SIGWINCH][..], (|| Msg::Resize) as fn() -> Msg),
+        (&[SIGTERM, SIGHUP][..], (|| Msg::InputClosed) as fn() -> Msg),
+    ] {
+        let (mut read, write) = UnixStream::pair()?;
+        for &signal in signals {
+            signal_hook::low_level::pipe::register(signal, write.try_clone()?)?;
+        }
+        let tx = tx.clone();
+        std::thread::Builder::new()
+            .name("cm-signals".into())
+            .spawn(move || {
+                let mut byte = [0u8; 1];
+                while read.read(&mut byte).is_ok_and(|n| n > 0) {
+                    if tx.send(msg()).is_err() {
+                        return;
+                    }
                 }
-            }
-        })?;
+            })?;
+    }
     Ok(())
 }
 
