@@ -34,6 +34,8 @@ pub enum Action {
     UseModel(String),
     /// Summarise the conversation.
     Compact,
+    /// Repaint every cell (the terminal was written to by something else).
+    Repaint,
 }
 
 /// Rows PgUp/PgDn move.
@@ -50,6 +52,14 @@ pub fn on_key(state: &mut State, key: Key, page: usize) -> Option<Action> {
             Key::Char('l' | 'L') | Key::Ctrl('l') => Some(Action::ListSessions),
             _ => None,
         };
+    }
+    let closable = matches!(
+        state.dialog,
+        Some(Dialog::Help | Dialog::Sessions { .. } | Dialog::Models { .. })
+    );
+    if closable && key == Key::Ctrl('c') {
+        // Ctrl-C closes a list and still does what it does on the prompt.
+        state.dialog = None;
     }
     if state.dialog.is_some() {
         return dialog_key(state, key);
@@ -80,6 +90,7 @@ pub fn on_key(state: &mut State, key: Key, page: usize) -> Option<Action> {
             state.chord = true;
             None
         }
+        Key::Ctrl('l') => Some(Action::Repaint),
         Key::Ctrl('o') => {
             state.expanded = !state.expanded;
             None
@@ -438,6 +449,16 @@ mod tests {
         assert!(s.exit_armed);
         assert_eq!(on_key(&mut s, Key::Ctrl('c'), 10), Some(Action::Exit));
         assert_eq!(on_key(&mut s, Key::Ctrl('d'), 10), Some(Action::Exit));
+    }
+
+    #[test]
+    fn ctrl_c_closes_a_list_and_still_stops_the_turn() {
+        let mut s = state();
+        s.running = true;
+        s.dialog = Some(Dialog::Help);
+        assert_eq!(on_key(&mut s, Key::Ctrl('c'), 10), Some(Action::Interrupt));
+        assert_eq!(s.dialog, None);
+        assert_eq!(on_key(&mut s, Key::Ctrl('l'), 10), Some(Action::Repaint));
     }
 
     #[test]

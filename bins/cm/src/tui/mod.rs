@@ -169,6 +169,8 @@ struct App {
     /// before would be discarded as stale, so it waits in `pending_interrupt`.
     live: bool,
     pending_interrupt: bool,
+    /// The next frame repaints every cell (Ctrl-L).
+    repaint: bool,
     exit: bool,
     size: (u16, u16),
 }
@@ -184,6 +186,7 @@ impl App {
             ticker: None,
             live: false,
             pending_interrupt: false,
+            repaint: false,
             exit: false,
             size: (80, 24),
         }
@@ -330,6 +333,7 @@ impl App {
                 self.exit = true;
             }
             Action::Interrupt => self.interrupt(),
+            Action::Repaint => self.repaint = true,
             Action::Answer(id, decision) => {
                 if let Some(answers) = self.answering.take() {
                     let _ = answers.send(Input::Answer(id, decision));
@@ -389,6 +393,9 @@ impl App {
         if let Some(max) = frame.max_scroll {
             // Scrolling past the top stops there, so PgDn moves at once.
             self.state.scroll = self.state.scroll.min(max);
+        }
+        if std::mem::take(&mut self.repaint) {
+            *shown = None;
         }
         if shown.as_ref() == Some(&next) {
             return Ok(());

@@ -666,13 +666,37 @@ fn dialog_body(dialog: &Dialog, inner: usize, max_rows: usize) -> (String, Vec<L
             } else {
                 subject
             };
-            body.push(Line::new(vec![
-                Span::new("  ", Role::Text),
-                Span::new(ellipsis(&shown, inner.saturating_sub(2)), Role::Code),
-            ]));
+            // A command is shown whole, line by line (a heredoc, a chain), not cut.
+            let command = serde_json::from_str::<serde_json::Value>(&question.arguments)
+                .ok()
+                .and_then(|a| a.get("command")?.as_str().map(super::text::neutralise))
+                .filter(|c| question.tool == "bash" && !c.trim().is_empty());
+            let room = DIALOG_BODY.min(max_rows.saturating_sub(8)).max(2);
+            match command {
+                Some(command) => {
+                    let lines: Vec<&str> = command.lines().collect();
+                    for line in lines.iter().take(room) {
+                        body.extend(markdown::wrap(
+                            vec![Span::new(*line, Role::Code)],
+                            inner,
+                            vec![Span::new("  ", Role::Text)],
+                            vec![Span::new("    ", Role::Text)],
+                        ));
+                    }
+                    if lines.len() > room {
+                        body.push(Line::plain(
+                            format!("  … {} more lines", lines.len() - room),
+                            Role::Dim,
+                        ));
+                    }
+                }
+                None => body.push(Line::new(vec![
+                    Span::new("  ", Role::Text),
+                    Span::new(ellipsis(&shown, inner.saturating_sub(2)), Role::Code),
+                ])),
+            }
             if let Some(diff) = diff.filter(|d| !d.is_empty()) {
                 let lines: Vec<&str> = diff.lines().collect();
-                let room = DIALOG_BODY.min(max_rows.saturating_sub(8)).max(2);
                 for line in lines.iter().take(room) {
                     body.push(Line::new(vec![
                         Span::new("  ", Role::Text),

@@ -274,6 +274,37 @@ fn the_permission_dialog_at_80x24_and_200x60() {
 }
 
 #[test]
+fn a_multi_line_command_shows_whole_in_the_dialog() {
+    let mut state = State::new(Theme::Plain, status());
+    let command = "cat > notes.txt <<'EOF'\nfirst line\nsecond line\nEOF\ncargo test --workspace --all-features -- --nocapture --test-threads 1 2>&1 | tail -n 40";
+    state.dialog = Some(Dialog::Permission {
+        id: AskId(1),
+        question: Question {
+            permission: "bash".into(),
+            subject: command.into(),
+            tool: "bash".into(),
+            call_id: "c".into(),
+            arguments: serde_json::json!({ "command": command }).to_string(),
+        },
+        choice: 0,
+        message: None,
+    });
+    let text = draw(&state, 80, 24).to_text();
+    for line in [
+        "│   cat > notes.txt <<'EOF'",
+        "│   second line",
+        "│   EOF",
+        "│   cargo test --workspace",
+    ] {
+        assert!(text.contains(line), "{line} missing:\n{text}");
+    }
+    assert!(
+        text.contains("│     2>&1 | tail -n 40"),
+        "a long line wraps:\n{text}"
+    );
+}
+
+#[test]
 fn the_session_list_at_80x24_filters_and_highlights() {
     let mut state = State::new(Theme::Dark, status());
     let rows = [

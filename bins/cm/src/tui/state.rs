@@ -138,6 +138,7 @@ pub const HELP: &[(&str, &str)] = &[
         "top / bottom of the session (on an empty prompt)",
     ),
     ("Ctrl-O", "show or hide reasoning and long diffs"),
+    ("Ctrl-L", "redraw the whole screen"),
     ("Ctrl-X L", "sessions"),
     ("/sessions", "list sessions and switch"),
     ("/new", "start a new session"),
