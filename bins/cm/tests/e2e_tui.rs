@@ -440,6 +440,35 @@ fn the_model_picker_switches_the_model_of_the_next_turn() {
 }
 
 #[test]
+fn a_bracketed_paste_stays_one_prompt_and_alt_enter_adds_a_line() {
+    if !tmux_installed() {
+        return;
+    }
+    let server = mock(json!([
+        // The body is JSON, so the newlines are `\n` escapes there.
+        {"expect": {"contains": "first pasted line\\nsecond pasted line\\nand typed"},
+         "text": "Got all three lines."}
+    ]));
+    let sandbox = sandbox("tui-paste", &server);
+    let tmux = Tmux::start(&sandbox, &[], 80, 24);
+    tmux.wait_for("type a prompt");
+    // `paste-buffer -p` pastes with bracketed-paste markers, as a terminal does.
+    tmux.run(&["set-buffer", "first pasted line\nsecond pasted line"]);
+    tmux.run(&["paste-buffer", "-p", "-t", "t"]);
+    let pasted = tmux.wait_for("second pasted line");
+    assert!(pasted.contains("› first pasted line"), "{pasted}");
+    assert!(
+        server.requests().is_empty(),
+        "the newline in a paste does not send"
+    );
+    tmux.press(&["M-Enter"]);
+    tmux.type_text("and typed");
+    tmux.press(&["Enter"]);
+    tmux.wait_for("Got all three lines.");
+    no_failed_expectations(&server);
+}
+
+#[test]
 fn a_bad_session_is_reported_before_the_screen_is_taken_and_no_terminal_exits_2() {
     let plain = Sandbox::new("tui-usage");
     let run = plain.cm(&["tui"]);

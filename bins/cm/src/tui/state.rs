@@ -211,6 +211,9 @@ pub struct State {
     pub exit_armed: bool,
     /// Ctrl-X was pressed: the next key is a chord.
     pub chord: bool,
+    /// The start of an escape sequence a streamed piece ended inside, held back until the
+    /// rest arrives (see [`super::text::split_unfinished_escape`]).
+    carry: String,
     /// Bumped when the conversation is replaced (a session switch), so cached layouts
     /// of the old one are dropped.
     pub epoch: u64,
@@ -236,6 +239,7 @@ impl State {
             expanded: false,
             exit_armed: false,
             chord: false,
+            carry: String::new(),
             epoch: 0,
             next_version: 0,
         }
@@ -288,7 +292,13 @@ impl State {
 
     /// Appends streamed text to the last entry when it is of the same kind, else starts one.
     fn stream(&mut self, text: &str, reasoning: bool) {
-        let clean = neutralise(text);
+        let joined = format!("{}{text}", std::mem::take(&mut self.carry));
+        let (done, carry) = super::text::split_unfinished_escape(&joined);
+        self.carry = carry.to_string();
+        let clean = neutralise(done);
+        if clean.is_empty() {
+            return;
+        }
         let last = self.items.len().checked_sub(1);
         let same = last.and_then(|i| match (&self.items[i].entry, reasoning) {
             (Entry::Assistant(_), false) | (Entry::Reasoning(_), true) => Some(i),
@@ -430,6 +440,8 @@ impl State {
     /// The turn ended.
     pub fn finish(&mut self, note: Option<(&str, bool)>) {
         self.running = false;
+        // An escape sequence the answer ended inside is dropped.
+        self.carry.clear();
         self.activity.clear();
         for i in 0..self.items.len() {
             let unfinished = matches!(
@@ -591,6 +603,18 @@ mod tests {
         };
         assert_eq!(card.state, ToolState::Failed, "a card left running failed");
         assert!(!s.running);
+    }
+
+    #[test]
+    fn an_escape_split_between_deltas_shows_nothing_of_it() {
+        let mut s = state();
+        for piece in ["before \u{1b}", "[3", "1mred\u{1b}]0;ti", "tle\u{7} after"] {
+            s.apply(&Event::TextDelta { text: piece.into() });
+        }
+        assert_eq!(
+            s.items[0].entry,
+            Entry::Assistant("before red after".into())
+        );
     }
 
     #[test]

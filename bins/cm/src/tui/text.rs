@@ -31,6 +31,42 @@ pub fn neutralise(text: &str) -> String {
     out
 }
 
+/// Splits `text` before an escape sequence it ends in the middle of, so a stream cut
+/// inside a sequence (`"\x1b["` then `"31m"`) can hold the start back for the next piece
+/// instead of showing its second half as text.
+pub fn split_unfinished_escape(text: &str) -> (&str, &str) {
+    let Some(start) = text.rfind([
+        '\u{1b}', '\u{9b}', '\u{9d}', '\u{90}', '\u{9e}', '\u{9f}', '\u{98}',
+    ]) else {
+        return (text, "");
+    };
+    let rest = &text[start..];
+    let mut chars = rest.chars();
+    let lead = chars.next();
+    let kind = match lead {
+        Some('\u{1b}') => chars.next(),
+        Some('\u{9b}') => Some('['),
+        other => other,
+    };
+    let finished = match kind {
+        None => false,
+        Some('[') => chars.any(|c| ('@'..='~').contains(&c)),
+        Some(
+            ']' | 'P' | '_' | '^' | 'X' | '\u{9d}' | '\u{90}' | '\u{9e}' | '\u{9f}' | '\u{98}',
+        ) => {
+            let after = lead.map_or(0, char::len_utf8);
+            rest.contains(['\u{7}', '\u{9c}']) || rest[after..].contains("\u{1b}\\")
+        }
+        Some(_) => true,
+    };
+    // A sequence never finishing holds back at most a little text.
+    if finished || rest.len() > 256 {
+        (text, "")
+    } else {
+        (&text[..start], rest)
+    }
+}
+
 /// Bytes as text: invalid UTF-8 becomes U+FFFD, then [`neutralise`]d.
 pub fn from_bytes(bytes: &[u8]) -> String {
     neutralise(&String::from_utf8_lossy(bytes))
@@ -145,6 +181,39 @@ mod tests {
         assert_eq!(neutralise("\tx"), "    x");
         assert_eq!(neutralise("cut \u{1b}[12"), "cut ");
         assert_eq!(neutralise("\u{1b}Pdcs never ends"), "");
+    }
+
+    #[test]
+    fn an_escape_cut_by_the_stream_is_held_back_until_complete() {
+        assert_eq!(split_unfinished_escape("plain"), ("plain", ""));
+        assert_eq!(
+            split_unfinished_escape("red \u{1b}[3"),
+            ("red ", "\u{1b}[3")
+        );
+        assert_eq!(split_unfinished_escape("x\u{1b}"), ("x", "\u{1b}"));
+        assert_eq!(
+            split_unfinished_escape("\u{1b}[31mred"),
+            ("\u{1b}[31mred", "")
+        );
+        assert_eq!(
+            split_unfinished_escape("t\u{1b}]0;ti"),
+            ("t", "\u{1b}]0;ti")
+        );
+        assert_eq!(
+            split_unfinished_escape("\u{1b}]0;title\u{7}ok"),
+            ("\u{1b}]0;title\u{7}ok", "")
+        );
+        // Every split of a stream gives the same neutralised text.
+        let stream = "a\u{1b}[1;31mb\u{1b}]52;c;eA==\u{1b}\\c\u{9b}2Jd\u{9d}0;t\u{9c}";
+        for cut in (0..=stream.len()).filter(|&i| stream.is_char_boundary(i)) {
+            let (done, carry) = split_unfinished_escape(&stream[..cut]);
+            let rest = format!("{carry}{}", &stream[cut..]);
+            assert_eq!(
+                format!("{}{}", neutralise(done), neutralise(&rest)),
+                "abcd",
+                "cut at {cut}"
+            );
+        }
     }
 
     #[test]
