@@ -66,20 +66,19 @@ pub fn on_key(state: &mut State, key: Key, page: usize) -> Option<Action> {
     }
     let page = page.clamp(1, PAGE * 10);
     match key {
+        // The first Ctrl-C stops the turn (or clears a draft), the next one exits.
+        Key::Ctrl('c') if state.exit_armed => Some(Action::Exit),
+        Key::Ctrl('c') if state.running => {
+            state.exit_armed = true;
+            Some(Action::Interrupt)
+        }
+        Key::Ctrl('c') if state.editor.is_empty() => {
+            state.exit_armed = true;
+            None
+        }
         Key::Ctrl('c') => {
-            if state.running {
-                Some(Action::Interrupt)
-            } else if state.exit_armed || state.editor.is_empty() {
-                if state.exit_armed {
-                    Some(Action::Exit)
-                } else {
-                    state.exit_armed = true;
-                    None
-                }
-            } else {
-                state.editor.clear();
-                None
-            }
+            state.editor.clear();
+            None
         }
         Key::Ctrl('d') if state.editor.is_empty() => Some(Action::Exit),
         Key::Ctrl('d') => {
@@ -441,7 +440,13 @@ mod tests {
         let mut s = state();
         s.running = true;
         assert_eq!(on_key(&mut s, Key::Ctrl('c'), 10), Some(Action::Interrupt));
+        assert_eq!(
+            on_key(&mut s, Key::Ctrl('c'), 10),
+            Some(Action::Exit),
+            "a second Ctrl-C exits"
+        );
         s.running = false;
+        s.exit_armed = false;
         typed(&mut s, "draft");
         assert_eq!(on_key(&mut s, Key::Ctrl('c'), 10), None);
         assert!(s.editor.is_empty(), "the first Ctrl-C clears the draft");
