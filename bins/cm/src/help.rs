@@ -169,15 +169,15 @@ Options (as for `cm run`):
       --effort LEVEL          low, medium or high reasoning
       --debug                 write the debug log
 
-Commands: /sessions (or Ctrl-X L), /new, /model, /compact, /help, /exit
+Commands: /sessions (or Ctrl-X L), /new, /model, /compact, /mouse, /help, /exit
 Keys: Ctrl-C stops the running turn (twice exits); Ctrl-D on an empty prompt exits; Esc
 closes a dialog; PgUp/PgDn scroll; Ctrl-O shows reasoning and long diffs.
 
 Environment:
   NO_COLOR=1         no colours
   CM_THEME=light     colours for a light background (dark is the default)
-  CM_MOUSE=1         scroll with the mouse wheel (the terminal's own selection then
-                     needs Shift held, in most terminals)
+  CM_MOUSE=1         start with /mouse on: the wheel scrolls (the terminal's own
+                     selection then needs Shift held, in most terminals)
 
 Exit codes: 0 left normally, 1 the terminal failed, 2 usage or config error.
 ";

@@ -36,6 +36,8 @@ pub enum Action {
     Compact,
     /// Repaint every cell (the terminal was written to by something else).
     Repaint,
+    /// Turn mouse reporting (wheel scrolling) on or off.
+    ToggleMouse,
 }
 
 /// Rows PgUp/PgDn move.
@@ -213,6 +215,7 @@ fn submit(state: &mut State) -> Option<Action> {
         Some(("sessions" | "s", _)) => Some(Action::ListSessions),
         Some(("new", _)) => Some(Action::NewSession),
         Some(("compact", _)) => Some(Action::Compact),
+        Some(("mouse", _)) => Some(Action::ToggleMouse),
         Some(("model", "")) => Some(Action::ListModels),
         Some(("model", name)) => Some(Action::UseModel(name.trim().to_string())),
         Some((word, rest)) if !word.contains('/') && rest.is_empty() => {

@@ -88,8 +88,10 @@ pub fn main(args: &RunArgs) -> Status {
     ));
     app.requests = Some(requests);
     app.handle(first);
-    let mouse = std::env::var("CM_MOUSE").is_ok_and(|v| v == "1");
-    let result = run_terminal(&mut app, &tx, rx, mouse);
+    // Mouse reporting only when asked for, so the terminal's own selection keeps working.
+    app.mouse = std::env::var("CM_MOUSE").is_ok_and(|v| v == "1");
+    app.mouse_changed = app.mouse;
+    let result = run_terminal(&mut app, &tx, rx);
     if let Some(id) = &app.state.status.session {
         eprintln!("session {id} saved; continue it with: cm tui --session {id}");
     }
@@ -111,15 +113,11 @@ fn home_relative(path: &str) -> String {
     }
 }
 
-fn run_terminal(app: &mut App, tx: &Sender<Msg>, rx: Receiver<Msg>, mouse: bool) -> io::Result<()> {
+fn run_terminal(app: &mut App, tx: &Sender<Msg>, rx: Receiver<Msg>) -> io::Result<()> {
     let raw = io::stdout().into_raw_mode()?;
     let mut out = raw.into_alternate_screen()?;
-    // Bracketed paste on; mouse reporting only when asked for, so the terminal's own
-    // selection keeps working.
+    // Bracketed paste on: a paste arrives as one piece, its newlines do not send.
     write!(out, "\u{1b}[?2004h")?;
-    if mouse {
-        write!(out, "\u{1b}[?1000h\u{1b}[?1006h")?;
-    }
     out.flush()?;
     spawn_input(tx.clone())?;
     spawn_signals(tx.clone())?;
@@ -171,6 +169,10 @@ struct App {
     pending_interrupt: bool,
     /// The next frame repaints every cell (Ctrl-L).
     repaint: bool,
+    /// Mouse reporting (wheel scrolling) is on.
+    mouse: bool,
+    /// `mouse` changed since the terminal was told.
+    mouse_changed: bool,
     exit: bool,
     size: (u16, u16),
 }
@@ -187,6 +189,8 @@ impl App {
             live: false,
             pending_interrupt: false,
             repaint: false,
+            mouse: false,
+            mouse_changed: false,
             exit: false,
             size: (80, 24),
         }
@@ -334,6 +338,16 @@ impl App {
             }
             Action::Interrupt => self.interrupt(),
             Action::Repaint => self.repaint = true,
+            Action::ToggleMouse => {
+                self.mouse = !self.mouse;
+                self.mouse_changed = true;
+                let note = if self.mouse {
+                    "the mouse wheel scrolls now; select text with Shift held (/mouse turns it off)"
+                } else {
+                    "mouse reporting is off: the terminal selects text as usual"
+                };
+                self.state.notice(note, false);
+            }
             Action::Answer(id, decision) => {
                 if let Some(answers) = self.answering.take() {
                     let _ = answers.send(Input::Answer(id, decision));
@@ -396,6 +410,11 @@ impl App {
         }
         if std::mem::take(&mut self.repaint) {
             *shown = None;
+        }
+        if std::mem::take(&mut self.mouse_changed) {
+            let switch = if self.mouse { 'h' } else { 'l' };
+            write!(out, "\u{1b}[?1000{switch}\u{1b}[?1006{switch}")?;
+            out.flush()?;
         }
         if shown.as_ref() == Some(&next) {
             return Ok(());
@@ -583,6 +602,26 @@ mod tests {
         app.handle(Msg::Agent(Event::TurnStart));
         app.handle(Msg::Tick);
         assert_eq!(app.state.spinner, 1);
+    }
+
+    #[test]
+    fn slash_mouse_turns_wheel_reporting_on_and_off() {
+        let (mut app, _inbox) = app();
+        let mut layouts = Layouts::new();
+        let mut shown = None;
+        let mut out = Vec::new();
+        app.draw(&mut layouts, &mut shown, &mut out).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&out).contains("?1000"),
+            "off by default"
+        );
+        for expected in ["\u{1b}[?1000h\u{1b}[?1006h", "\u{1b}[?1000l\u{1b}[?1006l"] {
+            keys(&mut app, "/mouse");
+            app.handle(Msg::Keys(vec![keys::Key::Enter]));
+            out.clear();
+            app.draw(&mut layouts, &mut shown, &mut out).unwrap();
+            assert!(String::from_utf8_lossy(&out).starts_with(expected));
+        }
     }
 
     #[test]

@@ -144,6 +144,10 @@ pub const HELP: &[(&str, &str)] = &[
     ("/new", "start a new session"),
     ("/model", "pick a model (type to filter)"),
     ("/compact", "summarise the conversation to free context"),
+    (
+        "/mouse",
+        "mouse wheel scrolling on or off (off: the terminal selects text)",
+    ),
     ("/help", "this list"),
     ("/exit", "leave (the session is saved)"),
 ];
