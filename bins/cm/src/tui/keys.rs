@@ -261,8 +261,18 @@ fn decode_csi(buf: &[u8], read_ended: bool) -> Step {
         (b'~', Some(3)) => Some(Key::Delete),
         (b'~', Some(5)) => Some(Key::PageUp),
         (b'~', Some(6)) => Some(Key::PageDown),
-        // xterm's modifyOtherKeys Enter (27;2;13~ is Shift+Enter).
-        (b'~', Some(27)) if params.ends_with(";13") => Some(Key::NewLine),
+        // xterm's modifyOtherKeys: 27;MOD;CODE~ (27;2;13~ is Shift+Enter).
+        (b'~', Some(27)) => {
+            let code = params
+                .rsplit(';')
+                .next()
+                .and_then(|c| c.parse::<u32>().ok());
+            match (modifier, code) {
+                (_, Some(13)) => Some(Key::NewLine),
+                (Some(2), Some(c)) => char::from_u32(c).filter(|c| !c.is_control()).map(Key::Char),
+                _ => None,
+            }
+        }
         // The kitty protocol's Shift+Enter.
         (b'u', Some(13)) if modifier.is_some_and(|m| m > 1) => Some(Key::NewLine),
         // SGR mouse: wheel buttons are 64 and 65.
@@ -310,8 +320,8 @@ mod tests {
         );
         assert_eq!(keys(b"\x1b\r\x1bb"), [Key::NewLine, Key::Alt('b')]);
         assert_eq!(
-            keys(b"\x1b[27;2;13~\x1b[13;2u"),
-            [Key::NewLine, Key::NewLine]
+            keys(b"\x1b[27;2;13~\x1b[13;2u\x1b[27;5;13~\x1b[27;2;65~\x1b[27;5;9~"),
+            [Key::NewLine, Key::NewLine, Key::NewLine, Key::Char('A')]
         );
         assert_eq!(
             keys(b"\x1b[<64;3;4M\x1b[<65;3;4M"),

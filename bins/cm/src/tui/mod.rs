@@ -116,8 +116,9 @@ fn home_relative(path: &str) -> String {
 fn run_terminal(app: &mut App, tx: &Sender<Msg>, rx: Receiver<Msg>) -> io::Result<()> {
     let raw = io::stdout().into_raw_mode()?;
     let mut out = raw.into_alternate_screen()?;
-    // Bracketed paste on: a paste arrives as one piece, its newlines do not send.
-    write!(out, "\u{1b}[?2004h")?;
+    // Bracketed paste on: a paste arrives as one piece, its newlines do not send. xterm's
+    // modifyOtherKeys level 1 makes Shift+Enter distinct (terminals without it ignore it).
+    write!(out, "\u{1b}[?2004h\u{1b}[>4;1m")?;
     out.flush()?;
     spawn_input(tx.clone())?;
     spawn_signals(tx.clone())?;
@@ -125,7 +126,7 @@ fn run_terminal(app: &mut App, tx: &Sender<Msg>, rx: Receiver<Msg>) -> io::Resul
     let result = event_loop(app, rx, &mut out);
     let _ = write!(
         out,
-        "\u{1b}[?2004l\u{1b}[?1000l\u{1b}[?1006l\u{1b}[0m\u{1b}[?25h"
+        "\u{1b}[?2004l\u{1b}[>4;0m\u{1b}[?1000l\u{1b}[?1006l\u{1b}[0m\u{1b}[?25h"
     );
     let _ = out.flush();
     result
