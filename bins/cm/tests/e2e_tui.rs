@@ -469,6 +469,28 @@ fn a_bracketed_paste_stays_one_prompt_and_alt_enter_adds_a_line() {
 }
 
 #[test]
+fn a_missing_attachment_is_an_error_line_and_makes_no_session() {
+    if !tmux_installed() {
+        return;
+    }
+    let server = mock(json!([{"text": "unused"}]));
+    let sandbox = sandbox("tui-attach", &server);
+    let tmux = Tmux::start(&sandbox, &[], 80, 24);
+    tmux.wait_for("type a prompt");
+    tmux.type_text("explain @missing.rs");
+    tmux.press(&["Enter"]);
+    let screen = tmux.wait_until("the error line and an idle prompt", |s| {
+        s.lines().filter(|l| l.contains("missing.rs")).count() >= 2 && !s.contains("Ctrl-C stops")
+    });
+    assert!(server.requests().is_empty(), "{screen}");
+    assert!(
+        sandbox.session_files().is_empty(),
+        "no session for a failed prompt"
+    );
+    assert!(screen.contains("cannot attach missing.rs"), "{screen}");
+}
+
+#[test]
 fn a_bad_session_is_reported_before_the_screen_is_taken_and_no_terminal_exits_2() {
     let plain = Sandbox::new("tui-usage");
     let run = plain.cm(&["tui"]);

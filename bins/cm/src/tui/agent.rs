@@ -201,6 +201,9 @@ pub fn run(args: RunArgs, requests: Receiver<Request>, tx: Sender<Msg>) {
         return;
     }
     for request in requests {
+        // A prompt or compaction that fails before its turn runs still ends the turn the
+        // UI shows as running.
+        let ends_turn = matches!(request, Request::Prompt(_) | Request::Compact);
         let result = match request {
             Request::Prompt(text) => agent.prompt(&text),
             Request::Compact => agent.compact(),
@@ -213,8 +216,17 @@ pub fn run(args: RunArgs, requests: Receiver<Request>, tx: Sender<Msg>) {
             }
             Request::UseModel(model) => agent.use_model(model),
         };
-        if let Err(failure) = result {
-            let _ = tx.send(Msg::Failed(failure.message));
+        match result {
+            Err(failure) if ends_turn => {
+                let _ = tx.send(Msg::TurnEnded {
+                    note: Some((failure.message, true)),
+                    branch: None,
+                });
+            }
+            Err(failure) => {
+                let _ = tx.send(Msg::Failed(failure.message));
+            }
+            Ok(()) => {}
         }
     }
 }
@@ -288,6 +300,14 @@ impl Agent {
     }
 
     fn prompt(&mut self, text: &str) -> Result<(), Failure> {
+        // Attachments are read before a new session is created, as `cm run` does.
+        let images = match (&self.turns, &self.waiting) {
+            (Some(turns), _) => turns.images(),
+            (None, Some(prepared)) => prepared.provider.images,
+            (None, None) => false,
+        };
+        let (cwd, workspace) = context()?;
+        let parts = attach::build(text, &[], &cwd, &workspace, images)?;
         if self.turns.is_none() {
             let Some(prepared) = self.waiting.take() else {
                 return Err(Failure::failed("no session is open; type /new"));
@@ -316,22 +336,7 @@ impl Agent {
             })));
             self.turns = Some(turns);
         }
-        let (cwd, workspace, images) = {
-            let (prepared_cwd, workspace, images) = self.context()?;
-            (prepared_cwd, workspace, images)
-        };
-        let parts = attach::build(text, &[], &cwd, &workspace, images)?;
         self.run_turn(Some(parts))
-    }
-
-    fn context(&self) -> Result<(std::path::PathBuf, cm_host::Workspace, bool), Failure> {
-        let cwd = std::env::current_dir()
-            .and_then(|d| d.canonicalize())
-            .map_err(|e| Failure::failed(format!("cannot use the working directory: {e}")))?;
-        let workspace = cm_host::Workspace::detect(&cwd)
-            .map_err(|e| Failure::failed(format!("cannot use the working directory: {e}")))?;
-        let images = self.turns.as_ref().is_some_and(Turns::images);
-        Ok((cwd, workspace, images))
     }
 
     fn compact(&mut self) -> Result<(), Failure> {
@@ -409,6 +414,16 @@ impl Agent {
         }
         result
     }
+}
+
+/// The working directory and its workspace, for attachments.
+fn context() -> Result<(std::path::PathBuf, cm_host::Workspace), Failure> {
+    let cwd = std::env::current_dir()
+        .and_then(|d| d.canonicalize())
+        .map_err(|e| Failure::failed(format!("cannot use the working directory: {e}")))?;
+    let workspace = cm_host::Workspace::detect(&cwd)
+        .map_err(|e| Failure::failed(format!("cannot use the working directory: {e}")))?;
+    Ok((cwd, workspace))
 }
 
 /// Shows the UI what a record adds to a card: a file's diff, a bash call's output.
