@@ -265,6 +265,11 @@ pub fn lookup(provider: &str, model: &str) -> Option<ModelInfo> {
     })
 }
 
+/// Every `(provider, model)` pair the built-in catalog knows, in catalog order.
+pub fn catalog() -> impl Iterator<Item = (&'static str, &'static str)> {
+    CATALOG.iter().map(|e| (e.provider, e.model))
+}
+
 /// The catalog entry with the config's settings applied over it, field by field.
 ///
 /// A model the catalog does not know gets a price only if the config gives at least

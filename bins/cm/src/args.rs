@@ -23,8 +23,13 @@ pub enum Command {
     Version,
     /// Run one prompt.
     Run(RunArgs),
-    /// No arguments: a line-mode chat on a terminal, the help (exit 2) otherwise.
+    /// No arguments: the full-screen UI on a terminal, the help (exit 2) otherwise.
     Chat,
+    /// `cm tui [OPTIONS]`: the full-screen UI (`--model`, `-c`, `--session`, `--yes`, …
+    /// as for `cm run`, without a prompt).
+    Tui(RunArgs),
+    /// `cm chat`: the line-mode chat.
+    LineChat,
     /// Look at or remove stored sessions.
     Sessions(SessionsCommand),
     /// Store, list or remove provider keys.
@@ -156,6 +161,15 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Failur
             Some("help") => parse_help(&mut parser),
             Some("sessions") => parse_sessions(&mut parser),
             Some("auth") => parse_auth(&mut parser),
+            Some("tui") => parse_tui(&mut parser),
+            Some("chat") => match parser.next().map_err(|e| usage_error(e, "cm --help"))? {
+                None => Ok(Command::LineChat),
+                Some(Short('h') | Long("help")) => Ok(Command::Help(help::MAIN)),
+                Some(other) => Err(Failure::usage(format!(
+                    "`cm chat` takes no arguments, not {}; type your prompts in the chat",
+                    describe(&other)
+                ))),
+            },
             Some(other) => Err(Failure::usage(format!(
                 "unknown command `{other}`\n\
                  to run a prompt, type: cm run \"{other} ...\"\n\
@@ -179,6 +193,7 @@ fn parse_help(parser: &mut lexopt::Parser) -> Result<Command, Failure> {
         Some(Value(topic)) if topic == "run" => Ok(Command::Help(help::RUN)),
         Some(Value(topic)) if topic == "sessions" => Ok(Command::Help(help::SESSIONS)),
         Some(Value(topic)) if topic == "auth" => Ok(Command::Help(help::AUTH)),
+        Some(Value(topic)) if topic == "tui" => Ok(Command::Help(help::TUI)),
         Some(other) => Err(Failure::usage(format!(
             "no help for {}; type `cm help run` or `cm --help`",
             describe(&other)
@@ -284,6 +299,22 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<Command, Failure> {
         run.prompt = Some(words.join(" "));
     }
     Ok(Command::Run(run))
+}
+
+fn parse_tui(parser: &mut lexopt::Parser) -> Result<Command, Failure> {
+    match parse_run(parser).map_err(|f| Failure::usage(f.message.replace("cm run", "cm tui")))? {
+        Command::Help(_) => Ok(Command::Help(help::TUI)),
+        Command::Run(run) if run.prompt.is_some() => Err(Failure::usage(
+            "`cm tui` takes no prompt; type it in the UI, or run one prompt with: cm run \"...\"",
+        )),
+        Command::Run(run) if run.compact || !run.files.is_empty() || run.quiet => {
+            Err(Failure::usage(
+                "--compact, --file and --quiet are for `cm run`; in the UI type /compact or @path",
+            ))
+        }
+        Command::Run(run) => Ok(Command::Tui(run)),
+        other => Ok(other),
+    }
 }
 
 /// `low`, `medium` or `high` (and `minimal`, which some OpenAI models take).
@@ -481,6 +512,20 @@ mod tests {
     #[test]
     fn no_arguments_chat_and_help_prints_the_main_help() {
         assert_eq!(parse_words(&[]), Ok(Command::Chat));
+        assert_eq!(parse_words(&["chat"]), Ok(Command::LineChat));
+        assert_eq!(
+            parse_words(&["tui", "-c", "--model", "openai/gpt-5"]),
+            Ok(Command::Tui(RunArgs {
+                continue_last: true,
+                model: Some("openai/gpt-5".into()),
+                ..RunArgs::default()
+            }))
+        );
+        assert_eq!(
+            parse_words(&["tui", "--help"]),
+            Ok(Command::Help(help::TUI))
+        );
+        assert!(usage_message(&["tui", "fix", "it"]).contains("takes no prompt"));
         assert_eq!(parse_words(&["--help"]), Ok(Command::Help(help::MAIN)));
         assert_eq!(parse_words(&["help", "run"]), Ok(Command::Help(help::RUN)));
         assert_eq!(

@@ -4,11 +4,12 @@
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 
-use cm_driver::{Driver, Input, Runtime, StdRuntime, ToolHost};
-use cm_host::Workspace;
-use cm_proto::agent::{Agent, AskId, Decision, End, Event, Question};
+use cm_driver::{Driver, Input, RecordSink, Runtime, StdRuntime, ToolHost};
+use cm_host::{StoreError, Workspace};
+use cm_proto::agent::{Agent, AskId, Decision, End, Event, Outcome, Question};
 use cm_proto::message::Part;
 use cm_proto::provider::Credential;
+use cm_proto::session::Record;
 use cm_proto::tool::{todo, ToolOptions};
 use cm_ureq::{ClientOptions, UreqClient, UreqFetcher};
 
@@ -66,6 +67,20 @@ impl cm_driver::Ui for UiPort<'_> {
     }
 }
 
+/// A record sink that shows each record to an observer once it is written.
+struct ObservedLog<'a, 'b> {
+    inner: RedactingLog<'a>,
+    observe: &'b mut dyn FnMut(&Record),
+}
+
+impl RecordSink for ObservedLog<'_, '_> {
+    fn append(&mut self, record: &Record) -> Result<(), StoreError> {
+        self.inner.append(record)?;
+        (self.observe)(record);
+        Ok(())
+    }
+}
+
 /// A session's agent wired to cm-driver: turns and compactions run one after another
 /// through the same driver, HTTP client, tool host and Ctrl-C handler.
 pub struct Turns {
@@ -76,6 +91,7 @@ pub struct Turns {
     interrupt: Interrupt,
     debug: Option<DebugLog>,
     secrets: Secrets,
+    images: bool,
 }
 
 impl std::fmt::Debug for Turns {
@@ -123,6 +139,7 @@ impl Turns {
             interrupt,
             debug,
             secrets: Secrets::from_process(provider.credential.as_ref()),
+            images: provider.images,
         })
     }
 
@@ -134,6 +151,57 @@ impl Turns {
     /// Forgets a Ctrl-C pressed between turns (the chat's prompt).
     pub fn reset_interrupt(&self) {
         self.interrupt.reset();
+    }
+
+    /// Whether the model reads images (for attachments).
+    pub fn images(&self) -> bool {
+        self.images
+    }
+
+    /// The conversation so far.
+    pub fn history(&self) -> &[cm_proto::message::Message] {
+        self.agent.history()
+    }
+
+    /// Tokens and cost the session's log held when it was opened.
+    pub fn opened_totals(&self) -> (cm_proto::message::Usage, Option<f64>) {
+        (self.session.state.usage, self.session.state.cost)
+    }
+
+    /// A sender of driver inputs (the full-screen UI sends its Ctrl-C as
+    /// [`Input::Interrupt`] here, since raw mode turns it into a key).
+    pub fn inputs(&self) -> Sender<Input> {
+        self.driver.inputs()
+    }
+
+    /// Runs a turn with `parts` (or a compaction when `None`) through another UI port,
+    /// showing every session record to `observe` after it is written.
+    pub fn run_with(
+        &mut self,
+        parts: Option<Vec<Part>>,
+        port: &mut dyn cm_driver::Ui,
+        observe: &mut dyn FnMut(&Record),
+    ) -> Result<Outcome, Failure> {
+        let now = self.driver.runtime().now();
+        let at = self.driver.runtime().wall_clock();
+        let submitted = match parts {
+            Some(parts) => self.agent.submit(parts, now, at),
+            None => self.agent.compact(now, at),
+        };
+        submitted.map_err(|_| Failure::failed("a turn is already running"))?;
+        let credential = self.credential.clone();
+        let mut credentials = |_: &str| credential.clone();
+        let session_id = self.session_id();
+        let mut log = ObservedLog {
+            inner: RedactingLog {
+                log: &mut self.session.log,
+                secrets: &self.secrets,
+            },
+            observe,
+        };
+        self.driver
+            .run(&mut self.agent, port, &mut log, &mut credentials)
+            .map_err(|e| Failure::failed(format!("{e} (session {session_id})")))
     }
 
     /// Runs one turn with the user's message `parts` and says how it ended.

@@ -9,7 +9,8 @@ It reads, edits and tests your project with a language model (Anthropic, OpenAI,
 OpenAI-compatible server), asks before it changes anything, and keeps every session on disk.
 
 Usage:
-  cm                          chat in this project, line by line (on a terminal)
+  cm, cm tui [OPTIONS]        the full-screen UI in this project (see `cm tui --help`)
+  cm chat                     chat line by line (plain terminal output, works anywhere)
   cm run [OPTIONS] [PROMPT]   run one prompt in this project (see `cm run --help`)
   cm sessions [COMMAND]       list, show, export or delete sessions (`cm sessions --help`)
   cm auth [COMMAND]           store, list or remove provider keys (`cm auth --help`)
@@ -22,7 +23,8 @@ Examples:
   cm run -c \"now add a test for it\"          continue the last session here
   cm run --model openai/gpt-5 --yes \"fix the build\"
   cm run \"why does @src/parse.rs reject this?\" -f error.log   attach files
-  cm                                          chat: type a prompt, /exit or Ctrl-D to leave
+  cm                                          the UI: type a prompt, /help for the keys
+  cm tui -c                                   the UI on the newest session here
 
 Try it without a key or network:  scripts/demo.sh   (a scripted model, clearly labelled)
 
@@ -150,4 +152,36 @@ An environment variable (ANTHROPIC_API_KEY, OPENAI_API_KEY, or a config's {env:V
 over a stored key. Keys live in $XDG_DATA_HOME/cm/auth.json (~/.local/share/cm/auth.json),
 readable by you only. A key with spaces or control characters is refused (exit 2); one with
 an unusual prefix is stored with a warning, since gateways issue their own.
+";
+
+/// `cm tui --help`.
+pub const TUI: &str = "\
+cm tui — the full-screen UI: a conversation with the model in this project
+
+Usage: cm tui [OPTIONS]      (`cm` alone on a terminal does the same)
+
+Type a prompt and press Enter; Alt+Enter (or Shift+Enter where the terminal reports it)
+starts a new line. Answers stream in as markdown; each tool call is a card with its state
+and, for edits, a diff. cm asks before it runs a command or changes a file.
+
+Options (as for `cm run`):
+  -m, --model PROVIDER/MODEL  the model
+  -c, --continue              open the newest session started in this directory
+  -s, --session ID            open the session ID
+  -y, --yes                   allow every action that would ask
+      --max-steps N           model requests per turn (default 50)
+      --effort LEVEL          low, medium or high reasoning
+      --debug                 write the debug log
+
+Commands: /sessions (or Ctrl-X L), /new, /model, /compact, /mouse, /help, /exit
+Keys: Ctrl-C stops the running turn (twice exits); Ctrl-D on an empty prompt exits; Esc
+closes a dialog; PgUp/PgDn scroll; Ctrl-O shows reasoning and long diffs.
+
+Environment:
+  NO_COLOR=1         no colours
+  CM_THEME=light     colours for a light background (dark is the default)
+  CM_MOUSE=1         start with /mouse on: the wheel scrolls (the terminal's own
+                     selection then needs Shift held, in most terminals)
+
+Exit codes: 0 left normally, 1 the terminal failed, 2 usage or config error.
 ";

@@ -5,7 +5,7 @@
 //! ([`sessions`]), builds the system prompt ([`system_prompt`]) and drives the agent,
 //! showing what happens ([`output`], [`spinner`], [`ask`]) until the turn ends or Ctrl-C
 //! ([`interrupt`]). Every way out is an exit code ([`exit`]). `cm` alone is a line-mode
-//! chat ([`chat`]) over the same pieces; `cm sessions` reads the logs ([`sessions_cmd`]);
+//! full-screen UI ([`tui`]) over the same pieces (`cm chat` is the line-mode [`chat`]); `cm sessions` reads the logs ([`sessions_cmd`]);
 //! `cm auth` keeps provider keys ([`auth_cmd`]).
 #![forbid(unsafe_code)]
 
@@ -36,6 +36,7 @@ mod system_prompt;
 #[cfg(test)]
 #[path = "../../../transports/host/src/test_dir.rs"]
 mod test_dir;
+mod tui;
 
 use std::process::ExitCode;
 
@@ -62,16 +63,21 @@ fn main() -> ExitCode {
         Command::Run(run_args) => run::main(&run_args).into(),
         Command::Sessions(command) => sessions_cmd::main(&command).into(),
         Command::Auth(command) => auth_cmd::main(&command).into(),
-        Command::Chat => {
-            use std::io::IsTerminal;
-            if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
-                chat::main().into()
-            } else {
-                // Without a terminal there is no one to chat with: say how to use cm.
-                eprint!("{}", help::MAIN);
-                eprintln!("\ncm: no terminal to chat on; to run one prompt, type: cm run \"...\"");
-                Status::Usage.into()
-            }
-        }
+        Command::Tui(run_args) => on_terminal(|| tui::main(&run_args)),
+        Command::LineChat => on_terminal(chat::main),
+        Command::Chat => on_terminal(|| tui::main(&args::RunArgs::default())),
+    }
+}
+
+/// Runs `interactive` when stdin and stdout are terminals; otherwise says how to use cm.
+fn on_terminal(interactive: impl FnOnce() -> Status) -> ExitCode {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+        interactive().into()
+    } else {
+        // Without a terminal there is no one to chat with: say how to use cm.
+        eprint!("{}", help::MAIN);
+        eprintln!("\ncm: no terminal to chat on; to run one prompt, type: cm run \"...\"");
+        Status::Usage.into()
     }
 }

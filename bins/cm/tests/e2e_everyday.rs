@@ -312,7 +312,10 @@ fn the_chat_runs_two_turns_in_one_session_on_a_terminal() {
     let sandbox = sandbox("chat", &server);
     let cm = env!("CARGO_BIN_EXE_cm");
     let mut child = sandbox
-        .other_command("script", &["-qfec", &format!("{cm} 2>&1"), "/dev/null"])
+        .other_command(
+            "script",
+            &["-qfec", &format!("{cm} chat 2>&1"), "/dev/null"],
+        )
         .env("TERM", "dumb")
         .stdin(Stdio::piped())
         .spawn()
