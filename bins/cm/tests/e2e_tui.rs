@@ -3,7 +3,8 @@
 //!
 //! Each test has its own tmux server (`tmux -L <unique socket>`), killed when the test
 //! ends, even when it fails. Waits poll the pane with a bound instead of sleeping. Without
-//! tmux the tests say so and pass (CI installs it).
+//! tmux the tests say so and pass on a developer's machine; under CI (`CI` set, and
+//! `.ci/run` installs tmux) a missing tmux fails them.
 
 mod common;
 
@@ -25,6 +26,10 @@ fn tmux_installed() -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "tmux is not installed, and CI must run the terminal UI's tests (apt-get install tmux)"
+        );
         eprintln!("skipped: tmux is not installed (apt-get install tmux)");
     }
     found
