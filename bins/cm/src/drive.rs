@@ -65,6 +65,32 @@ impl cm_driver::Ui for UiPort<'_> {
     }
 }
 
+/// The native tools of a session in `workspace`, its todo list taken from the history.
+pub fn tool_host(
+    agent: &Agent,
+    provider: &Provider,
+    workspace: Workspace,
+    runtime: Arc<dyn Runtime>,
+) -> ToolHost {
+    let options = ToolOptions {
+        images: provider.images,
+        ..ToolOptions::default()
+    };
+    ToolHost::new(workspace, options, runtime)
+        .with_web(Arc::new(UreqFetcher::new(ClientOptions::from_env())))
+        .with_todos(todo::from_history(agent.history()))
+}
+
+/// The blocking driver: ureq for HTTP (logged to `debug`), `tools` for the tools.
+pub fn ureq_driver(
+    runtime: Arc<dyn Runtime>,
+    tools: ToolHost,
+    debug: Option<DebugLog>,
+) -> Driver<LoggingHttp<UreqClient>, ToolHost> {
+    let http = LoggingHttp::new(UreqClient::new(ClientOptions::from_env()), debug);
+    Driver::new(runtime, http, tools)
+}
+
 /// A session's agent wired to cm-driver: turns and compactions run one after another
 /// through the same driver, HTTP client, tool host and Ctrl-C handler.
 pub struct Turns {
@@ -95,16 +121,8 @@ impl Turns {
         debug: Option<DebugLog>,
     ) -> Result<Turns, Failure> {
         let runtime: Arc<dyn Runtime> = Arc::new(StdRuntime::new());
-        let http = LoggingHttp::new(UreqClient::new(ClientOptions::from_env()), debug.clone());
-        let options = ToolOptions {
-            images: provider.images,
-            ..ToolOptions::default()
-        };
-        let todos = todo::from_history(agent.history());
-        let tools = ToolHost::new(workspace, options, Arc::clone(&runtime))
-            .with_web(Arc::new(UreqFetcher::new(ClientOptions::from_env())))
-            .with_todos(todos);
-        let driver = Driver::new(runtime, http, tools);
+        let tools = tool_host(&agent, provider, workspace, Arc::clone(&runtime));
+        let driver = ureq_driver(runtime, tools, debug.clone());
         let sender = driver.inputs();
         let interrupt = Interrupt::install(move || {
             let _ = sender.send(Input::Interrupt);

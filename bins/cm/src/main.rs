@@ -6,7 +6,7 @@
 //! showing what happens ([`output`], [`spinner`], [`ask`]) until the turn ends or Ctrl-C
 //! ([`interrupt`]). Every way out is an exit code ([`exit`]). `cm` alone is a line-mode
 //! chat ([`chat`]) over the same pieces; `cm sessions` reads the logs ([`sessions_cmd`]);
-//! `cm auth` keeps provider keys ([`auth_cmd`]).
+//! `cm auth` keeps provider keys ([`auth_cmd`]); `cm serve` is the HTTP API ([`serve`]).
 #![forbid(unsafe_code)]
 
 mod args;
@@ -25,6 +25,7 @@ mod prompt;
 mod providers;
 mod run;
 mod secrets;
+mod serve;
 mod sessions;
 mod sessions_cmd;
 mod spinner;
@@ -58,6 +59,7 @@ fn main() -> ExitCode {
         Command::Run(run_args) => run::main(&run_args).into(),
         Command::Sessions(command) => sessions_cmd::main(&command).into(),
         Command::Auth(command) => auth_cmd::main(&command).into(),
+        Command::Serve(serve_args) => serve::main(&serve_args).into(),
         Command::Chat => {
             use std::io::IsTerminal;
             if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {

@@ -75,8 +75,7 @@ impl Ui {
         }
     }
 
-    /// Output to the given writers, without a spinner (for tests).
-    #[cfg(test)]
+    /// Output to the given writers, without a spinner (tests, and `cm serve`'s notes).
     pub fn to_writers(mode: Mode, out: Box<dyn Write>, err: Box<dyn Write>) -> Ui {
         Ui {
             mode,
