@@ -36,6 +36,15 @@ fn new_session(server: &Server) -> String {
     created.json()["id"].as_str().expect("id").to_string()
 }
 
+/// Polls `done` for up to 20 s.
+fn wait_for(done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn names(events: &[Event]) -> Vec<&str> {
     events.iter().map(|e| e.name.as_str()).collect()
 }
@@ -103,7 +112,7 @@ fn a_turn_with_a_tool_call_is_seen_over_sse_and_answered_with_its_text() {
 #[test]
 fn several_sessions_run_their_turns_at_once() {
     let model = mock(json!([
-        {"text": "hello", "fault": {"delay_before_first_byte_ms": 400}, "repeat": 3}
+        {"text": "hello", "fault": {"delay_before_first_byte_ms": 1000}, "repeat": 3}
     ]));
     let sandbox = sandbox("serve-many", &model);
     let server = Server::start(&sandbox, &[]);
@@ -234,6 +243,8 @@ fn abort_stops_a_running_turn_and_keeps_the_session() {
     );
     let turn = accepted.json()["id"].as_str().unwrap().to_string();
     events.until("step_start");
+    // The stalled answer is the first scripted turn: abort only once it is being served.
+    wait_for(|| !model.requests().is_empty());
     let aborted = server.request("POST", &format!("/sessions/{id}/abort"), None);
     assert_eq!(aborted.status, 202, "{}", aborted.body);
     assert_eq!(aborted.json()["id"], turn.as_str());
