@@ -635,3 +635,33 @@ fn the_openapi_document_describes_the_routes() {
         assert!(document["paths"][path].is_object(), "{path}");
     }
 }
+
+#[test]
+fn event_streams_send_heartbeats_and_unknown_sessions_have_none() {
+    let model = mock(json!([]));
+    let mut sandbox = sandbox("serve-heartbeat", &model);
+    sandbox.env("CM_SERVE_HEARTBEAT_MS", "100");
+    let server = Server::start(&sandbox, &[]);
+    let mut events = server.events("/events", None);
+    let raw = events.raw_for(Duration::from_millis(450));
+    assert!(raw.matches(": heartbeat\n\n").count() >= 2, "{raw:?}");
+    assert_eq!(server.get("/sessions/ses_nothere/events").status, 404);
+}
+
+#[test]
+fn connections_over_the_limit_are_refused_with_503() {
+    let model = mock(json!([]));
+    let mut sandbox = sandbox("serve-limit", &model);
+    sandbox.env("CM_SERVE_MAX_CONNECTIONS", "2");
+    sandbox.env("CM_SERVE_HEARTBEAT_MS", "50");
+    let server = Server::start(&sandbox, &[]);
+    let first = server.events("/events", None);
+    let second = server.events("/events", None);
+    let refused = server.send("GET", "/health", "", b"");
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.header("Retry-After").as_deref(), Some("1"));
+    drop(first);
+    drop(second);
+    // The slots free up once the server notices, at its next heartbeat write.
+    wait_for(|| server.send("GET", "/health", "", b"").status == 200);
+}

@@ -99,6 +99,11 @@ fn schemas() -> Value {
     })
 }
 
+fn model_schema() -> Value {
+    json!({"type": ["string", "null"], "pattern": "^[^/]+/.+$",
+           "description": "provider/model, e.g. anthropic/claude-sonnet-4-5"})
+}
+
 fn error_responses(codes: &[u16]) -> Map<String, Value> {
     let mut all = vec![400, 401, 403, 413, 431];
     all.extend_from_slice(codes);
@@ -178,8 +183,8 @@ fn operation(endpoint: Endpoint, path: &str) -> Value {
             vec![],
             Some(body(
                 json!({"type": "object", "additionalProperties": false, "properties": {
-                    "directory": {"type": "string"},
-                    "model": {"type": "string", "description": "provider/model"}}}),
+                    "directory": {"type": ["string", "null"], "minLength": 1},
+                    "model": model_schema()}}),
                 false,
             )),
             ok(
@@ -224,8 +229,8 @@ fn operation(endpoint: Endpoint, path: &str) -> Value {
             ],
             Some(body(
                 json!({"type": "object", "required": ["text"], "additionalProperties": false,
-                    "properties": {"text": {"type": "string", "minLength": 1},
-                                   "model": {"type": "string", "description": "provider/model"}}}),
+                    "properties": {"text": {"type": "string", "pattern": "\\S"},
+                                   "model": model_schema()}}),
                 true,
             )),
             {
@@ -261,7 +266,7 @@ fn operation(endpoint: Endpoint, path: &str) -> Value {
             Some(body(
                 json!({"type": "object", "required": ["answer"], "additionalProperties": false,
                     "properties": {"answer": {"type": "string", "enum": ["once", "always", "deny"]},
-                                   "message": {"type": "string"}}}),
+                                   "message": {"type": ["string", "null"]}}}),
                 true,
             )),
             ok("200", json_response("Answered.", json!({"type": "object"}))),

@@ -184,6 +184,9 @@ impl Sessions {
     ) -> Result<(String, Value), ApiError> {
         let cwd = match directory {
             None => self.directory.clone(),
+            Some(dir) if dir.is_empty() => {
+                return Err(ApiError::new(400, "\"directory\" must not be empty"))
+            }
             Some(dir) => self
                 .directory
                 .join(dir)
