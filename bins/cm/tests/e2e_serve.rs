@@ -665,3 +665,32 @@ fn connections_over_the_limit_are_refused_with_503() {
     // The slots free up once the server notices, at its next heartbeat write.
     wait_for(|| server.send("GET", "/health", "", b"").status == 200);
 }
+
+#[test]
+fn a_message_may_name_another_model_and_the_conversation_carries_over() {
+    let model = mock(json!([
+        {"expect": {"json": {"pointer": "/model", "equals": "claude-sonnet-4-5"}}, "text": "first"},
+        {"expect": [
+            {"json": {"pointer": "/model", "equals": "claude-haiku-4-5"}},
+            {"contains": "first"}
+         ], "text": "second"}
+    ]));
+    let sandbox = sandbox("serve-model", &model);
+    let server = Server::start(&sandbox, &[]);
+    let id = new_session(&server);
+    let path = format!("/sessions/{id}/messages?wait=true");
+    let first = server.request("POST", &path, Some(&json!({"text": "one"})));
+    assert_eq!(first.json()["text"], "first", "{}", first.body);
+    let second = server.request(
+        "POST",
+        &path,
+        Some(&json!({"text": "two", "model": "anthropic/claude-haiku-4-5"})),
+    );
+    assert_eq!(second.json()["text"], "second", "{}", second.body);
+    let unknown = server.request(
+        "POST",
+        &path,
+        Some(&json!({"text": "three", "model": "nowhere/x"})),
+    );
+    assert_eq!(unknown.status, 400, "{}", unknown.body);
+}

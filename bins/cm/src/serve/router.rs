@@ -107,7 +107,7 @@ pub fn find(method: &Method, path: &str) -> Routed {
         if &route.method == method {
             return Routed::Found(route.endpoint, params);
         }
-        allowed.push(route.method.as_str_static());
+        allowed.push(route.method.as_str());
     }
     if allowed.is_empty() {
         Routed::NotFound
@@ -131,21 +131,6 @@ fn match_path(pattern: &str, path: &str) -> Option<Vec<String>> {
             }
             (Some(w), Some(h)) if w == h => {}
             _ => return None,
-        }
-    }
-}
-
-trait StaticName {
-    fn as_str_static(&self) -> &'static str;
-}
-
-impl StaticName for Method {
-    fn as_str_static(&self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Post => "POST",
-            Method::Delete => "DELETE",
-            _ => "OPTIONS",
         }
     }
 }

@@ -94,6 +94,8 @@ struct LiveState {
     core: Option<SessionCore>,
     model: String,
     cwd: PathBuf,
+    workspace: cm_host::Workspace,
+    images: bool,
     running: Option<Running>,
     closed: bool,
 }
@@ -223,6 +225,8 @@ impl Sessions {
             state: Mutex::new(LiveState {
                 model: format!("{}/{}", core.provider.id, core.provider.model),
                 cwd: core.cwd.clone(),
+                workspace: core.workspace.clone(),
+                images: core.provider.images,
                 core: Some(core),
                 running: None,
                 closed: false,
@@ -389,17 +393,30 @@ impl Sessions {
         wait: bool,
     ) -> Result<Started, ApiError> {
         let live = self.load(id).await?;
-        let (cwd, current_model) = {
+        let (cwd, workspace, mut images, current_model) = {
             let state = live.lock();
-            (state.cwd.clone(), state.model.clone())
+            let s = &*state;
+            (
+                s.cwd.clone(),
+                s.workspace.clone(),
+                s.images,
+                s.model.clone(),
+            )
         };
         let switch = match model {
             Some(model) if model != current_model => {
                 let dir = cwd.clone();
-                Some(smol::unblock(move || prepare(&dir, Some(model))).await?)
+                let prepared = smol::unblock(move || prepare(&dir, Some(model))).await?;
+                images = prepared.provider.images;
+                Some(prepared)
             }
             _ => None,
         };
+        // Mentioned files are read off the async threads, before the session is taken.
+        let prompt = text.clone();
+        let parts = smol::unblock(move || attach::build(&prompt, &[], &cwd, &workspace, images))
+            .await
+            .map_err(ApiError::from_failure)?;
         let mut state = live.lock();
         if state.closed {
             return Err(not_found(id));
@@ -419,15 +436,8 @@ impl Sessions {
         if let Some(prepared) = switch {
             core = switch_model(core, prepared);
             state.model = format!("{}/{}", core.provider.id, core.provider.model);
+            state.images = core.provider.images;
         }
-        let parts =
-            match attach::build(&text, &[], &core.cwd, &core.workspace, core.provider.images) {
-                Ok(parts) => parts,
-                Err(failure) => {
-                    state.core = Some(core);
-                    return Err(ApiError::from_failure(failure));
-                }
-            };
         let turn = format!("turn_{}", self.next_turn.fetch_add(1, Ordering::Relaxed));
         let before = core.agent.history().len();
         let (reports, events) = async_channel::unbounded();
