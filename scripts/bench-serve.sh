@@ -43,6 +43,20 @@ for path in /health /sessions; do
     | grep -E 'Requests/sec|99%|Non-2xx|Socket errors'
 done
 
+# The subscribers go to a fresh server, so the figure is not the wrk run's peak.
+kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
+: > "$tmp/stdout"
+env -i PATH="$PATH" HOME="$tmp/home" XDG_CONFIG_HOME="$tmp/config" XDG_DATA_HOME="$tmp/data" \
+  XDG_STATE_HOME="$tmp/state" ANTHROPIC_API_KEY=unused ANTHROPIC_BASE_URL=http://127.0.0.1:9 \
+  "$cm" serve --port 0 > "$tmp/stdout" 2> "$tmp/stderr" &
+server_pid=$!
+for _ in $(seq 100); do [ -s "$tmp/stdout" ] && break; sleep 0.1; done
+url="$(sed -n 's/^cm serve listening on //p' "$tmp/stdout")"
+port="${url##*:}"
+token="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' \
+  "$tmp/data/cm/serve/$port.json")"
+echo "== idle server"
+grep -E 'VmHWM' "/proc/$server_pid/status"
 echo "== 100 idle SSE subscribers"
 python3 - "$port" "$token" <<'PY' &
 import socket, sys, time

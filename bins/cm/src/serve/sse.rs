@@ -127,14 +127,16 @@ impl Hub {
                 return !s.sender.is_closed();
             }
             // A full queue drops the subscriber; it resumes with Last-Event-ID.
-            s.sender.try_send(Arc::clone(&event)).is_ok()
+            s.sender.len() < self.queue && s.sender.try_send(Arc::clone(&event)).is_ok()
         });
     }
 
     /// Subscribes to every event (`session` `None`) or one session's, replaying the
     /// buffered ones after `last_id`.
     pub fn subscribe(&self, session: Option<String>, last_id: Option<u64>) -> Subscription {
-        let (sender, events) = async_channel::bounded(self.queue);
+        // Unbounded, with the bound checked on publish: a bounded channel would allocate
+        // every slot up front for every subscriber.
+        let (sender, events) = async_channel::unbounded();
         let mut inner = self.lock();
         let mut backlog = Vec::new();
         let mut gap = false;
