@@ -694,3 +694,32 @@ fn a_message_may_name_another_model_and_the_conversation_carries_over() {
     );
     assert_eq!(unknown.status, 400, "{}", unknown.body);
 }
+
+#[test]
+fn sigint_stops_too_and_the_next_server_continues_the_session() {
+    let model = mock(json!([
+        {"text": "first answer"},
+        {"expect": {"contains": "first answer"}, "text": "second answer"}
+    ]));
+    let sandbox = sandbox("serve-restart", &model);
+    let server = Server::start(&sandbox, &[]);
+    let id = new_session(&server);
+    let path = format!("/sessions/{id}/messages?wait=true");
+    let first = server.request("POST", &path, Some(&json!({"text": "one"})));
+    assert_eq!(first.json()["text"], "first answer");
+    let token_file = server.token_file.clone();
+    let pid = server.pid().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    assert_eq!(server.wait_exit(), Some(0));
+    assert!(!token_file.exists());
+
+    let again = Server::start(&sandbox, &[]);
+    let second = again.request("POST", &path, Some(&json!({"text": "two"})));
+    assert_eq!(second.json()["text"], "second answer", "{}", second.body);
+    let messages = again.get(&format!("/sessions/{id}/messages")).json();
+    assert_eq!(messages.as_array().map(Vec::len), Some(4));
+}
