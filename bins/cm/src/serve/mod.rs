@@ -23,6 +23,7 @@ mod token_file;
 use std::io::{Read, Write};
 use std::net::{IpAddr, TcpListener};
 use std::os::unix::net::UnixStream;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,6 +32,7 @@ use cm_host::{Dirs, SessionStore, Workspace};
 use cm_proto::config::Config;
 use cm_proto::http::RequestDecoder;
 use serde_json::{json, Value};
+use smol::future::FutureExt;
 
 use crate::args::ServeArgs;
 use crate::exit::{Failure, Status};
@@ -205,7 +207,13 @@ async fn run(app: Arc<App>, listener: smol::net::TcpListener, signals: smol::Asy
                     if open >= task_app.limits.max_connections {
                         refuse_busy(stream).await;
                     } else {
-                        conn::serve(stream, Arc::clone(&task_app)).await;
+                        // A bug on one connection must not take the executor down with it.
+                        let served = AssertUnwindSafe(conn::serve(stream, Arc::clone(&task_app)))
+                            .catch_unwind()
+                            .await;
+                        if served.is_err() {
+                            eprintln!("cm serve: a connection failed unexpectedly");
+                        }
                     }
                     task_app.connections.fetch_sub(1, Ordering::SeqCst);
                 })
