@@ -265,9 +265,17 @@ pub fn lookup(provider: &str, model: &str) -> Option<ModelInfo> {
     })
 }
 
-/// Every `(provider, model)` pair the built-in catalog knows, in catalog order.
-pub fn catalog() -> impl Iterator<Item = (&'static str, &'static str)> {
-    CATALOG.iter().map(|e| (e.provider, e.model))
+/// Every model of the built-in catalog as `(provider, model, info)`, in catalog order.
+pub fn catalog() -> impl Iterator<Item = (&'static str, &'static str, ModelInfo)> {
+    CATALOG.iter().map(|e| {
+        let info = ModelInfo {
+            context: Some(e.context),
+            output: Some(e.output),
+            price: Some(e.price),
+            images: Some(true),
+        };
+        (e.provider, e.model, info)
+    })
 }
 
 /// The catalog entry with the config's settings applied over it, field by field.
@@ -321,6 +329,15 @@ pub fn resolve(provider: &str, model: &str, config: Option<&ModelConfig>) -> Opt
 mod tests {
     use super::*;
     use crate::config::PriceConfig;
+
+    #[test]
+    fn the_catalog_lists_what_lookup_finds() {
+        let all: Vec<_> = catalog().collect();
+        assert!(!all.is_empty());
+        for (provider, model, info) in all {
+            assert_eq!(lookup(provider, model), Some(info), "{provider}/{model}");
+        }
+    }
 
     #[test]
     fn catalog_models_take_images_and_config_decides_for_others() {

@@ -34,6 +34,29 @@ pub enum Command {
     Sessions(SessionsCommand),
     /// Store, list or remove provider keys.
     Auth(AuthCommand),
+    /// Serve the HTTP API.
+    Serve(ServeArgs),
+}
+
+/// The options of `cm serve`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServeArgs {
+    /// `--host`: the address to bind (default `127.0.0.1`).
+    pub host: String,
+    /// `--port`: the port (default 4096; 0 picks a free one).
+    pub port: u16,
+    /// `--token`: the bearer token clients must send (else `CM_SERVER_TOKEN`, else random).
+    pub token: Option<String>,
+}
+
+impl Default for ServeArgs {
+    fn default() -> ServeArgs {
+        ServeArgs {
+            host: "127.0.0.1".into(),
+            port: 4096,
+            token: None,
+        }
+    }
 }
 
 /// `cm auth ...`.
@@ -170,6 +193,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Failur
                     describe(&other)
                 ))),
             },
+            Some("serve") => parse_serve(&mut parser),
             Some(other) => Err(Failure::usage(format!(
                 "unknown command `{other}`\n\
                  to run a prompt, type: cm run \"{other} ...\"\n\
@@ -194,6 +218,7 @@ fn parse_help(parser: &mut lexopt::Parser) -> Result<Command, Failure> {
         Some(Value(topic)) if topic == "sessions" => Ok(Command::Help(help::SESSIONS)),
         Some(Value(topic)) if topic == "auth" => Ok(Command::Help(help::AUTH)),
         Some(Value(topic)) if topic == "tui" => Ok(Command::Help(help::TUI)),
+        Some(Value(topic)) if topic == "serve" => Ok(Command::Help(help::SERVE)),
         Some(other) => Err(Failure::usage(format!(
             "no help for {}; type `cm help run` or `cm --help`",
             describe(&other)
@@ -315,6 +340,40 @@ fn parse_tui(parser: &mut lexopt::Parser) -> Result<Command, Failure> {
         Command::Run(run) => Ok(Command::Tui(run)),
         other => Ok(other),
     }
+}
+
+fn parse_serve(parser: &mut lexopt::Parser) -> Result<Command, Failure> {
+    let mut serve = ServeArgs::default();
+    while let Some(arg) = parser
+        .next()
+        .map_err(|e| usage_error(e, "cm serve --help"))?
+    {
+        match arg {
+            Short('h') | Long("help") => return Ok(Command::Help(help::SERVE)),
+            Long("host") => serve.host = text_value(parser, "--host", "--host 127.0.0.1")?,
+            Long("port") | Short('p') => {
+                let value = text_value(parser, "--port", "--port 4096")?;
+                serve.port = value.parse().map_err(|_| {
+                    Failure::usage(format!(
+                        "--port takes a port number from 0 to 65535, not `{value}`; \
+                         0 picks a free one: cm serve --port 0"
+                    ))
+                })?;
+            }
+            Long("token") => {
+                let value = text_value(parser, "--token", "--token \"$(openssl rand -hex 32)\"")?;
+                serve.token = Some(value);
+            }
+            other => {
+                return Err(Failure::usage(format!(
+                    "unexpected {} for `cm serve`; it takes --host, --port and --token \
+                     (see `cm serve --help`)",
+                    describe(&other)
+                )))
+            }
+        }
+    }
+    Ok(Command::Serve(serve))
 }
 
 /// `low`, `medium` or `high` (and `minimal`, which some OpenAI models take).
@@ -653,6 +712,28 @@ mod tests {
         );
         assert!(usage_message(&["sessions", "show"]).contains("cm sessions list"));
         assert!(usage_message(&["sessions", "frob"]).contains("list, show, export and delete"));
+    }
+
+    #[test]
+    fn serve_options() {
+        assert_eq!(
+            parse_words(&["serve"]),
+            Ok(Command::Serve(ServeArgs::default()))
+        );
+        assert_eq!(
+            parse_words(&["serve", "--host", "0.0.0.0", "--port=0", "--token", "t"]),
+            Ok(Command::Serve(ServeArgs {
+                host: "0.0.0.0".into(),
+                port: 0,
+                token: Some("t".into())
+            }))
+        );
+        assert_eq!(
+            parse_words(&["serve", "--help"]),
+            Ok(Command::Help(help::SERVE))
+        );
+        assert!(usage_message(&["serve", "--port", "http"]).contains("cm serve --port 0"));
+        assert!(usage_message(&["serve", "extra"]).contains("--host, --port and --token"));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::exit::{Failure, Status};
 use crate::interrupt::Interrupt;
 use crate::output::Ui;
 use crate::providers::Provider;
-use crate::renewal::RenewingHttp;
+use crate::renewal::{Renewal, RenewingHttp};
 use crate::run::status_of;
 use crate::secrets::{RedactingLog, Secrets};
 use crate::sessions::OpenSession;
@@ -81,6 +81,35 @@ impl RecordSink for ObservedLog<'_, '_> {
     }
 }
 
+/// The native tools of a session in `workspace`, its todo list taken from the history.
+pub fn tool_host(
+    agent: &Agent,
+    provider: &Provider,
+    workspace: Workspace,
+    runtime: Arc<dyn Runtime>,
+) -> ToolHost {
+    let options = ToolOptions {
+        images: provider.images,
+        ..ToolOptions::default()
+    };
+    ToolHost::new(workspace, options, runtime)
+        .with_web(Arc::new(UreqFetcher::new(ClientOptions::from_env())))
+        .with_todos(todo::from_history(agent.history()))
+}
+
+/// The blocking driver: ureq for HTTP (OAuth tokens renewed by `renewal`, exchanges
+/// logged to `debug`), `tools` for the tools.
+pub fn ureq_driver(
+    runtime: Arc<dyn Runtime>,
+    tools: ToolHost,
+    renewal: Option<Renewal>,
+    debug: Option<DebugLog>,
+) -> Driver<LoggingHttp<RenewingHttp<UreqClient>>, ToolHost> {
+    let client = UreqClient::new(ClientOptions::from_env());
+    let http = LoggingHttp::new(RenewingHttp::new(client, renewal), debug);
+    Driver::new(runtime, http, tools)
+}
+
 /// A session's agent wired to cm-driver: turns and compactions run one after another
 /// through the same driver, HTTP client, tool host and Ctrl-C handler.
 pub struct Turns {
@@ -112,20 +141,8 @@ impl Turns {
         debug: Option<DebugLog>,
     ) -> Result<Turns, Failure> {
         let runtime: Arc<dyn Runtime> = Arc::new(StdRuntime::new());
-        let client = UreqClient::new(ClientOptions::from_env());
-        let http = LoggingHttp::new(
-            RenewingHttp::new(client, provider.renewal.clone()),
-            debug.clone(),
-        );
-        let options = ToolOptions {
-            images: provider.images,
-            ..ToolOptions::default()
-        };
-        let todos = todo::from_history(agent.history());
-        let tools = ToolHost::new(workspace, options, Arc::clone(&runtime))
-            .with_web(Arc::new(UreqFetcher::new(ClientOptions::from_env())))
-            .with_todos(todos);
-        let driver = Driver::new(runtime, http, tools);
+        let tools = tool_host(&agent, provider, workspace, Arc::clone(&runtime));
+        let driver = ureq_driver(runtime, tools, provider.renewal.clone(), debug.clone());
         let sender = driver.inputs();
         let interrupt = Interrupt::install(move || {
             let _ = sender.send(Input::Interrupt);

@@ -14,6 +14,7 @@ Usage:
   cm run [OPTIONS] [PROMPT]   run one prompt in this project (see `cm run --help`)
   cm sessions [COMMAND]       list, show, export or delete sessions (`cm sessions --help`)
   cm auth [COMMAND]           store, list or remove provider keys (`cm auth --help`)
+  cm serve [OPTIONS]          an HTTP API for editors and scripts (`cm serve --help`)
   cm help [COMMAND]           show help for a command
   cm --version                print the version
 
@@ -184,4 +185,45 @@ Environment:
                      selection then needs Shift held, in most terminals)
 
 Exit codes: 0 left normally, 1 the terminal failed, 2 usage or config error.
+";
+
+/// `cm serve --help`.
+pub const SERVE: &str = "\
+cm serve — a local HTTP API: editors, scripts and web pages run cm sessions over HTTP
+
+Usage: cm serve [--host 127.0.0.1] [--port 4096|0] [--token TOKEN]
+
+Options:
+      --host ADDRESS   the address to listen on (default 127.0.0.1); any other than a
+                       loopback address needs an explicit token
+  -p, --port PORT      the port (default 4096); 0 picks a free one
+      --token TOKEN    the bearer token clients send (else CM_SERVER_TOKEN, else a random
+                       one, written to $XDG_DATA_HOME/cm/serve/<port>.json and never printed)
+  -h, --help           print this help
+
+On start cm prints one line, `cm serve listening on http://HOST:PORT`. Clients send
+`Authorization: Bearer TOKEN` on every request but GET /health. Read the token file
+({\"url\", \"token\", \"pid\"}, readable by you only; removed on exit):
+
+  cm serve &
+  TOKEN=$(jq -r .token ~/.local/share/cm/serve/4096.json)
+  curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:4096/sessions
+
+The API (JSON; the whole description at GET /openapi.json):
+  GET    /health                          no token needed
+  GET    /sessions   POST /sessions       {\"directory\", \"model\"} both optional
+  GET    /sessions/ID   DELETE /sessions/ID
+  GET    /sessions/ID/messages
+  POST   /sessions/ID/messages            {\"text\", \"model\"}; ?wait=true for the answer
+  POST   /sessions/ID/abort
+  POST   /sessions/ID/permissions/ASK     {\"answer\": \"once\"|\"always\"|\"deny\"}
+  GET    /events   GET /sessions/ID/events   Server-Sent Events (Last-Event-ID resumes)
+  GET    /models   GET /openapi.json
+
+Safety: requests must name 127.0.0.1, localhost or [::1] (or a name in config
+\"server.hosts\") in Host, and a browser's Origin must be in \"server.cors\". Permission
+rules apply as in `cm run`: a question becomes a permission_asked event and waits for
+the answer. SIGINT or SIGTERM stops cleanly (running turns are aborted and saved).
+
+Config: {\"server\": {\"hosts\": [\"cm.internal\"], \"cors\": [\"http://localhost:5173\"]}}
 ";

@@ -4,9 +4,10 @@
 //! config ([`config_files`]), resolves the provider ([`providers`]), opens the session
 //! ([`sessions`]), builds the system prompt ([`system_prompt`]) and drives the agent,
 //! showing what happens ([`output`], [`spinner`], [`ask`]) until the turn ends or Ctrl-C
-//! ([`interrupt`]). Every way out is an exit code ([`exit`]). `cm` alone is a line-mode
-//! full-screen UI ([`tui`]) over the same pieces (`cm chat` is the line-mode [`chat`]); `cm sessions` reads the logs ([`sessions_cmd`]);
-//! `cm auth` keeps provider keys ([`auth_cmd`]).
+//! ([`interrupt`]). Every way out is an exit code ([`exit`]). `cm` alone is the
+//! full-screen UI ([`tui`]) over the same pieces (`cm chat` is the line-mode [`chat`]);
+//! `cm sessions` reads the logs ([`sessions_cmd`]); `cm auth` keeps provider keys
+//! ([`auth_cmd`]); `cm serve` is the HTTP API ([`serve`]).
 #![forbid(unsafe_code)]
 
 mod args;
@@ -29,6 +30,7 @@ mod providers;
 mod renewal;
 mod run;
 mod secrets;
+mod serve;
 mod sessions;
 mod sessions_cmd;
 mod spinner;
@@ -63,6 +65,7 @@ fn main() -> ExitCode {
         Command::Run(run_args) => run::main(&run_args).into(),
         Command::Sessions(command) => sessions_cmd::main(&command).into(),
         Command::Auth(command) => auth_cmd::main(&command).into(),
+        Command::Serve(serve_args) => serve::main(&serve_args).into(),
         Command::Tui(run_args) => on_terminal(|| tui::main(&run_args)),
         Command::LineChat => on_terminal(chat::main),
         Command::Chat => on_terminal(|| tui::main(&args::RunArgs::default())),

@@ -79,8 +79,8 @@ impl Ui {
         }
     }
 
-    /// Output to the given writers, without a spinner (tests; the full-screen UI
-    /// collects `prepare`'s notes this way).
+    /// Output to the given writers, without a spinner (tests, `cm serve`'s notes; the
+    /// full-screen UI collects `prepare`'s notes this way).
     pub fn to_writers(mode: Mode, out: Box<dyn Write>, err: Box<dyn Write>) -> Ui {
         Ui {
             mode,

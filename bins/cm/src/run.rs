@@ -147,10 +147,15 @@ pub fn reasoning(flag: Option<Effort>, configured: Option<Effort>) -> Option<Rea
 
 /// Loads config, provider and workspace, and builds the agent's configuration.
 pub fn prepare(args: &RunArgs, ui: &mut Ui) -> Result<Prepared, Failure> {
-    let env = |name: &str| std::env::var(name).ok();
     let cwd = std::env::current_dir()
         .and_then(|d| d.canonicalize())
         .map_err(|e| Failure::usage(format!("cannot use the working directory: {e}")))?;
+    prepare_in(cwd, args, ui)
+}
+
+/// [`prepare`] for a session working in `cwd` (canonical), as `cm serve` opens them.
+pub fn prepare_in(cwd: PathBuf, args: &RunArgs, ui: &mut Ui) -> Result<Prepared, Failure> {
+    let env = |name: &str| std::env::var(name).ok();
     let workspace = Workspace::detect(&cwd)
         .map_err(|e| Failure::usage(format!("cannot use the working directory: {e}")))?;
     let dirs = Dirs::from_process_env().map_err(|e| Failure::usage(e.to_string()))?;

@@ -243,7 +243,11 @@ impl<'de> SeqAccess<'de> for Items<'de> {
     ) -> Result<Option<T::Value>, SchemaError> {
         self.0
             .next()
-            .map(|node| seed.deserialize(NodeDeserializer(node)))
+            .map(|node| {
+                // A value's own check (after it parsed) points at the value, not the array.
+                seed.deserialize(NodeDeserializer(node))
+                    .map_err(|e| e.located(node.at))
+            })
             .transpose()
     }
 }

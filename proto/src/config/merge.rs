@@ -6,7 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use super::schema::{Layer, Limits, ModelConfig, PermissionSetting, PriceConfig, ProviderConfig};
+use super::schema::{
+    Layer, Limits, ModelConfig, PermissionSetting, PriceConfig, ProviderConfig, Server,
+};
 
 fn replace<T>(base: &mut Option<T>, later: Option<T>) {
     if later.is_some() {
@@ -38,6 +40,15 @@ impl Layer {
         );
         self.limits.merge(later.limits);
         replace(&mut self.compaction, later.compaction);
+        self.server.merge(later.server);
+    }
+}
+
+impl Server {
+    /// Applies later server settings: a list given again replaces the earlier one.
+    pub fn merge(&mut self, later: Server) {
+        replace(&mut self.hosts, later.hosts);
+        replace(&mut self.cors, later.cors);
     }
 }
 

@@ -23,7 +23,8 @@ use serde::de::{Deserialize, Deserializer, Visitor};
 pub use de::Problem;
 pub use jsonc::SyntaxErrorKind;
 pub use schema::{
-    Api, Layer, Limits, ModelConfig, OAuthConfig, PermissionSetting, PriceConfig, ProviderConfig,
+    Api, HostName, Layer, Limits, ModelConfig, OAuthConfig, PermissionSetting, PriceConfig,
+    ProviderConfig, Server, WebOrigin,
 };
 
 use crate::permission::Rules;
@@ -166,6 +167,9 @@ fn example(path: &[String]) -> Option<&'static str> {
         ["limits", "max_steps"] => "50",
         ["limits", "retries"] => "8",
         ["limits", "idle_timeout_s"] => "120",
+        ["server"] => r#"{"cors": ["http://localhost:5173"]}"#,
+        ["server", "hosts"] => r#"["cm.internal"]"#,
+        ["server", "cors"] => r#"["http://localhost:5173"]"#,
         _ => return None,
     })
 }
@@ -431,6 +435,16 @@ impl Config {
     /// [`AgentConfig::compaction`](crate::agent::AgentConfig::compaction).
     pub fn compaction(&self) -> bool {
         self.layer.compaction.unwrap_or(true)
+    }
+
+    /// Host names `cm serve` accepts besides the loopback ones (`server.hosts`).
+    pub fn server_hosts(&self) -> &[HostName] {
+        self.layer.server.hosts.as_deref().unwrap_or_default()
+    }
+
+    /// Origins `cm serve` accepts (`server.cors`); empty by default.
+    pub fn server_cors(&self) -> &[WebOrigin] {
+        self.layer.server.cors.as_deref().unwrap_or_default()
     }
 
     /// The permission rules the files set (no session grants, yes mode off).

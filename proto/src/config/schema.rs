@@ -37,6 +37,84 @@ pub struct Layer {
     /// outputs, summarise); `false` makes an overflow a clear error. Default on.
     #[serde(default)]
     pub compaction: Option<bool>,
+    /// `cm serve`: which Host names and browser Origins it answers.
+    #[serde(default)]
+    pub server: Server,
+}
+
+/// `cm serve` settings; `None` means the default (loopback names only, no Origin).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    /// Host names (without a port) accepted in the `Host` header besides `127.0.0.1`,
+    /// `localhost` and `[::1]`, e.g. a name a reverse proxy forwards.
+    #[serde(default)]
+    pub hosts: Option<Vec<HostName>>,
+    /// Origins (`scheme://host[:port]`) a browser page may call from; no wildcard.
+    #[serde(default)]
+    pub cors: Option<Vec<WebOrigin>>,
+}
+
+/// A host name for [`Server::hosts`]: letters, digits, `-`, `.`, or a bracketed IPv6
+/// address; lowercase as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostName(pub String);
+
+impl<'de> Deserialize<'de> for HostName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let bracketed = text.starts_with('[') && text.ends_with(']') && text.len() > 2;
+        let plain = !text.is_empty()
+            && text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+        let ipv6 = bracketed
+            && text[1..text.len() - 1]
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.');
+        if plain || ipv6 {
+            Ok(HostName(text.to_ascii_lowercase()))
+        } else {
+            Err(de::Error::custom(format!(
+                "\"{text}\" is not a host name; write a name without port or wildcard, like \"cm.internal\""
+            )))
+        }
+    }
+}
+
+/// An origin for [`Server::cors`]: `http://` or `https://`, a host, an optional port,
+/// nothing after; lowercase as stored, so it compares with a browser's `Origin` as is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebOrigin(pub String);
+
+impl<'de> Deserialize<'de> for WebOrigin {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let rest = text
+            .strip_prefix("http://")
+            .or_else(|| text.strip_prefix("https://"));
+        let valid = rest.is_some_and(|rest| {
+            let (host, port) = match rest.rsplit_once(':') {
+                Some((host, port)) if !host.ends_with(':') && !port.contains(']') => {
+                    (host, Some(port))
+                }
+                _ => (rest, None),
+            };
+            let host_ok = !host.is_empty()
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '[' | ']' | ':'));
+            let port_ok = port.is_none_or(|p| !p.is_empty() && p.parse::<u16>().is_ok());
+            host_ok && port_ok
+        });
+        if valid {
+            Ok(WebOrigin(text.to_ascii_lowercase()))
+        } else {
+            Err(de::Error::custom(format!(
+                "\"{text}\" is not an origin; write scheme, host and port only, no wildcard, like \"http://localhost:5173\""
+            )))
+        }
+    }
 }
 
 /// The wire format a provider speaks.

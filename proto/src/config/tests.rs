@@ -156,7 +156,7 @@ fn an_unknown_key_is_positioned_and_lists_the_known_ones() {
     let text = "{\n  \"modle\": \"a/b\"\n}";
     assert_eq!(
         error(text),
-        r#"cm.json:2:3: unknown key "modle"; did you mean "model"?; the known keys are "$schema", "model", "provider", "permission", "limits", "compaction""#
+        r#"cm.json:2:3: unknown key "modle"; did you mean "model"?; the known keys are "$schema", "model", "provider", "permission", "limits", "compaction", "server""#
     );
     assert_eq!(
         error(r#"{"provider": {"a": {"baseURL": "x"}}}"#),
@@ -404,4 +404,41 @@ fn a_model_may_set_its_reasoning_effort_and_a_later_layer_overrides_it() {
         error(r#"{"provider": {"openai": {"models": {"o3": {"effort": "max"}}}}}"#)
             .contains("effort")
     );
+}
+
+#[test]
+fn server_hosts_and_cors_are_checked_where_they_are_written() {
+    let layer = layer(
+        r#"{"server": {"hosts": ["CM.internal", "[::1]"], "cors": ["http://localhost:5173", "https://Editor.example"]}}"#,
+    );
+    let config = Config::from_layers([layer]);
+    let hosts: Vec<&str> = config.server_hosts().iter().map(|h| h.0.as_str()).collect();
+    assert_eq!(hosts, ["cm.internal", "[::1]"]);
+    let cors: Vec<&str> = config.server_cors().iter().map(|o| o.0.as_str()).collect();
+    assert_eq!(cors, ["http://localhost:5173", "https://editor.example"]);
+    assert!(Config::default().server_cors().is_empty());
+
+    assert_eq!(
+        error("{\n  \"server\": {\"cors\": [\"*\"]}\n}"),
+        "cm.json:2:23: \"cors\": \"*\" is not an origin; write scheme, host and port only, \
+         no wildcard, like \"http://localhost:5173\""
+    );
+    assert!(
+        error(r#"{"server": {"cors": ["http://a.example/path"]}}"#).contains("is not an origin")
+    );
+    assert!(
+        error(r#"{"server": {"cors": ["http://a.example:99999"]}}"#).contains("is not an origin")
+    );
+    assert!(error(r#"{"server": {"hosts": ["*.example"]}}"#).contains("is not a host name"));
+    assert!(error(r#"{"server": {"hosts": ["a:80"]}}"#).contains("is not a host name"));
+    assert!(error(r#"{"server": {"host": []}}"#).contains("did you mean \"hosts\"?"));
+}
+
+#[test]
+fn a_later_server_list_replaces_the_earlier_one() {
+    let global = layer(r#"{"server": {"cors": ["http://a.example"], "hosts": ["a"]}}"#);
+    let project = layer(r#"{"server": {"cors": ["http://b.example"]}}"#);
+    let config = Config::from_layers([global, project]);
+    assert_eq!(config.server_cors(), [WebOrigin("http://b.example".into())]);
+    assert_eq!(config.server_hosts(), [HostName("a".into())]);
 }

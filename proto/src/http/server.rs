@@ -224,6 +224,25 @@ mod tests {
     }
 
     #[test]
+    fn an_oversized_upload_waiting_for_100_continue_is_refused_instead() {
+        // The head alone decides: the server answers 413 and never sends `100 Continue`.
+        let decoder = RequestDecoder::new(Limits {
+            max_body_bytes: Some(10),
+            ..Limits::default()
+        });
+        let input = b"POST /f HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\
+            Content-Length: 11\r\n\r\n";
+        for end in 0..input.len() {
+            assert_eq!(decoder.decode_head(&input[..end]), Ok(None), "{end}");
+        }
+        let error = decoder.decode_head(input).unwrap_err();
+        assert_eq!(error, Error::BodyTooLarge { limit: 10 });
+        let mut out = Vec::new();
+        crate::http::encode_error_response(status_for(&error), &mut out).unwrap();
+        assert!(out.starts_with(b"HTTP/1.1 413 Content Too Large\r\n"));
+    }
+
+    #[test]
     fn framing_rules_for_requests() {
         let decoder = RequestDecoder::default();
         let both = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\

@@ -468,7 +468,7 @@ fn observe(tx: &Sender<Msg>, record: &Record) {
 /// The models the picker offers: the catalog's, then the providers' defaults.
 fn known_models() -> Vec<String> {
     let mut models: Vec<String> = cm_proto::model::catalog()
-        .map(|(provider, model)| format!("{provider}/{model}"))
+        .map(|(provider, model, _)| format!("{provider}/{model}"))
         .collect();
     for (_, model) in crate::providers::DEFAULT_MODELS {
         if !models.iter().any(|m| m == model) {

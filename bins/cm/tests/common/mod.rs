@@ -2,6 +2,8 @@
 //! XDG directories pointed into the same temporary tree, against an in-process cm-mock.
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
