@@ -6,20 +6,26 @@
 //! showing what happens ([`output`], [`spinner`], [`ask`]) until the turn ends or Ctrl-C
 //! ([`interrupt`]). Every way out is an exit code ([`exit`]). `cm` alone is a line-mode
 //! chat ([`chat`]) over the same pieces; `cm sessions` reads the logs ([`sessions_cmd`]);
-//! `cm auth` keeps provider keys ([`auth_cmd`]).
+//! `cm auth` keeps provider keys ([`auth_cmd`]); `cm models` shows the model catalog
+//! ([`models_cmd`], [`catalog_cache`]), `cm status` what cm sees ([`status_cmd`]) and
+//! `cm init` writes AGENTS.md ([`init_cmd`]).
 #![forbid(unsafe_code)]
 
 mod args;
 mod ask;
 mod attach;
 mod auth_cmd;
+mod catalog_cache;
 mod chat;
 mod config_files;
 mod debug_log;
 mod drive;
 mod exit;
 mod help;
+mod http_get;
+mod init_cmd;
 mod interrupt;
+mod models_cmd;
 mod output;
 mod prompt;
 mod providers;
@@ -28,6 +34,7 @@ mod secrets;
 mod sessions;
 mod sessions_cmd;
 mod spinner;
+mod status_cmd;
 mod system_prompt;
 #[cfg(test)]
 #[path = "../../../transports/host/src/test_dir.rs"]
@@ -58,6 +65,9 @@ fn main() -> ExitCode {
         Command::Run(run_args) => run::main(&run_args).into(),
         Command::Sessions(command) => sessions_cmd::main(&command).into(),
         Command::Auth(command) => auth_cmd::main(&command).into(),
+        Command::Models(command) => models_cmd::main(&command).into(),
+        Command::Status(status_args) => status_cmd::main(&status_args).into(),
+        Command::Init(init_args) => init_cmd::main(&init_args).into(),
         Command::Chat => {
             use std::io::IsTerminal;
             if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
