@@ -508,6 +508,35 @@ mod tests {
     }
 
     #[test]
+    fn options_and_help() {
+        let parse_words =
+            |words: &[&str]| crate::args::parse(words.iter().map(std::ffi::OsString::from));
+        assert_eq!(
+            parse_words(&["status", "--check", "--json"]),
+            Ok(Command::Status(StatusArgs {
+                json: true,
+                check: true
+            }))
+        );
+        assert_eq!(
+            parse_words(&["help", "status"]),
+            Ok(Command::Help(help::STATUS))
+        );
+        assert_eq!(
+            parse_words(&["help", "init"]),
+            Ok(Command::Help(help::INIT))
+        );
+        assert_eq!(
+            parse_words(&["help", "models"]),
+            Ok(Command::Help(help::MODELS))
+        );
+        assert!(parse_words(&["status", "now"])
+            .unwrap_err()
+            .message
+            .contains("--json and --check"));
+    }
+
+    #[test]
     fn credentials_are_listed_masked_with_their_source() {
         let config = Config::from_layers([cm_proto::config::parse(
             "cm.json",
