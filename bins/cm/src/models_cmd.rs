@@ -382,7 +382,9 @@ fn list(
         writeln!(out, "{value}")
     } else {
         for probe in &probes {
-            if let Err(error) = &probe.result {
+            // Listing everything, an absent server nobody configured is no news.
+            let wanted = provider.is_some() || context.config.provider(&probe.provider).is_some();
+            if let (Err(error), true) = (&probe.result, wanted) {
                 eprintln!(
                     "cm: {}: {} at {}; showing configured models only",
                     probe.provider, error, probe.url
