@@ -340,6 +340,25 @@ fn refresh_saves_the_fetched_catalog_and_later_runs_use_it() {
         "the source names the URL: {}",
         list.stdout
     );
+
+    // `cm run` prices the refreshed model too.
+    let mock = cm_mock::MockServer::start(
+        cm_mock::Script::from_value(serde_json::json!([{"text": "hi"}])).expect("script"),
+    );
+    sandbox.anthropic_at(&mock.url());
+    let run = sandbox.cm(&["run", "--model", "anthropic/claude-next-1", "hello"]);
+    run.expect_code(0);
+    assert!(
+        !run.stderr.contains("does not know the price"),
+        "{}",
+        run.stderr
+    );
+    let unknown = sandbox.cm(&["run", "--model", "anthropic/claude-unknown-1", "hello"]);
+    assert!(
+        unknown.stderr.contains("does not know the price"),
+        "{}",
+        unknown.stderr
+    );
 }
 
 #[test]
