@@ -86,3 +86,48 @@ fn init_fails_when_the_model_writes_nothing() {
         run.stderr
     );
 }
+
+#[test]
+fn on_a_terminal_init_asks_before_replacing_agents_md() {
+    use std::io::Write;
+    use std::process::Stdio;
+    use std::time::Duration;
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    }
+    let server = MockServer::start(Script::from_value(json!([])).expect("valid script"));
+    let mut sandbox = Sandbox::new("init-tty");
+    sandbox.anthropic_at(&server.url());
+    sandbox.write("AGENTS.md", FIRST);
+    let cm = env!("CARGO_BIN_EXE_cm");
+    let mut child = sandbox
+        .other_command(
+            "script",
+            &["-qfec", &format!("{cm} init 2>&1"), "/dev/null"],
+        )
+        .env("TERM", "dumb")
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("spawn script");
+    let mut stdin = child.stdin.take().expect("stdin");
+    std::thread::sleep(Duration::from_millis(800));
+    stdin.write_all(b"n\r").expect("answer");
+    stdin.flush().expect("flush");
+    std::thread::sleep(Duration::from_millis(500));
+    drop(stdin);
+    let run = common::Run::wait(child, Duration::from_secs(20));
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("exists; replace it? [y/N]"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("kept as it is"), "{}", run.stdout);
+    assert_eq!(sandbox.read("AGENTS.md"), FIRST);
+    assert!(server.requests().is_empty(), "nothing was sent");
+}
