@@ -31,26 +31,39 @@ struct Case {
     fixture: &'static str,
     /// The payload type whose events are repeated for the long-response shape.
     delta_marker: &'static str,
+    /// The fixture holds one JSON payload per line (`*.chunks.txt`), not raw SSE.
+    payload_lines: bool,
 }
 
-const CASES: [Case; 3] = [
+const CASES: [Case; 4] = [
     Case {
         name: "anthropic text",
         format: WireFormat::Anthropic,
         fixture: "anthropic/basic_response.txt",
         delta_marker: "\"text_delta\"",
+        payload_lines: false,
     },
     Case {
         name: "anthropic tool-call",
         format: WireFormat::Anthropic,
         fixture: "anthropic/tool_use_response.txt",
         delta_marker: "\"input_json_delta\"",
+        payload_lines: false,
     },
     Case {
         name: "openai-chat tool-call",
         format: WireFormat::OpenaiChat,
         fixture: "openai-chat/f82268f2fefd5cfbc7eeb59c297688be2f6ca0849a6e4f17851b517310841d9b.bin",
         delta_marker: "\"arguments\":\"",
+        payload_lines: false,
+    },
+    Case {
+        name: "gemini text",
+        format: WireFormat::Gemini,
+        fixture: "google/google-reasoning.chunks.txt",
+        // The text chunks; the last chunk (signature, finishReason) has no `index` there.
+        delta_marker: "\"role\":\"model\"},\"index\"",
+        payload_lines: true,
     },
 ];
 
@@ -78,6 +91,11 @@ fn main() {
     for case in CASES.iter().filter(|c| c.name.contains(filter.as_str())) {
         let path = format!("{dir}/{}", case.fixture);
         let recorded = std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+        let recorded = if case.payload_lines {
+            as_sse(&recorded)
+        } else {
+            recorded
+        };
         let events = split_events(&recorded);
 
         let back_to_back = events
@@ -126,6 +144,16 @@ fn report(case: &Case, shape: &str, input: &[u8]) {
         median(&mut wall),
         responses
     );
+}
+
+/// One `data:` event per line of a payload-lines recording.
+fn as_sse(lines: &[u8]) -> Vec<u8> {
+    String::from_utf8_lossy(lines)
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| format!("data: {line}\n\n"))
+        .collect::<String>()
+        .into_bytes()
 }
 
 /// The recording cut into whole SSE events (each with its terminating blank line).

@@ -1,7 +1,7 @@
 //! Golden tests over every recorded provider response.
 //!
 //! Each fixture under `shared/fixtures/recorded/{anthropic, openai-chat, openai-responses,
-//! openai-compatible, google}` is loaded by `cm_conformance::fixtures`; every recorded HTTP
+//! openai-compatible, google, mistral}` is loaded by `cm_conformance::fixtures`; every recorded HTTP
 //! interaction in it is decoded the way cm decodes a live response:
 //!
 //! - an event stream: bytes → `sse::Parser` → the format's `StreamDecoder` → events;
@@ -20,7 +20,8 @@
 //!
 //! and review the diff. Golden files alone would only bless what the decoders do, so each
 //! response is also checked against a plain scan of the fixture's JSON (`golden/scan.rs`):
-//! text, tool calls, usage, stop reason and errors; and tool calls are compared with their
+//! text, tool calls, usage, stop reason, errors and (for Chat streams, Mistral's thinking
+//! chunks included) reasoning; and tool calls are compared with their
 //! replay in a later request of the same recording.
 //!
 //! One stream is one response: a recording that concatenates several (vercel/ai's
@@ -33,6 +34,7 @@ use std::path::{Path, PathBuf};
 use cm_conformance::fixtures::{self, Fixture, FixtureKind, Interaction};
 use cm_proto::http::Headers;
 use cm_proto::message::{Origin, Part, ToolCall};
+use cm_proto::provider::profile::{profile, Profile};
 use cm_proto::provider::{
     ApiError, AssembledMessage, DecodeError, MessageAssembler, StreamEvent, WireFormat,
 };
@@ -44,13 +46,16 @@ mod diff;
 #[path = "golden/scan.rs"]
 mod scan;
 
-/// The fixture folders whose responses are in one of cm's three wire formats.
-const PROVIDER_DIRS: [&str; 5] = [
-    "anthropic",
-    "openai-chat",
-    "openai-responses",
-    "openai-compatible",
-    "google",
+/// The fixture folders whose responses are in one of cm's wire formats, with how many
+/// recorded fixtures each held when its golden files were written (a floor: adding
+/// fixtures is fine, losing one fails).
+const PROVIDER_DIRS: [(&str, usize); 6] = [
+    ("anthropic", 26),
+    ("openai-chat", 11),
+    ("openai-responses", 10),
+    ("openai-compatible", 8),
+    ("google", 7),
+    ("mistral", 4),
 ];
 
 /// The command that rewrites the golden files.
@@ -77,10 +82,18 @@ fn format_of(fixture: &Fixture) -> WireFormat {
         ("anthropic", _) => WireFormat::Anthropic,
         ("openai-responses", _) => WireFormat::OpenaiResponses,
         ("google", _) => WireFormat::Gemini,
+        // Mistral speaks Chat Completions with its own quirks; the decoder handles them
+        // without being told (content as a list of text and thinking chunks, 9-character
+        // tool-call ids kept as sent).
+        ("mistral", _) => mistral_profile().format,
         // LM Studio's capture is of its Responses endpoint.
         ("openai-compatible", "lmstudio-tool-call.1.chunks.txt") => WireFormat::OpenaiResponses,
         _ => WireFormat::OpenaiChat,
     }
+}
+
+fn mistral_profile() -> &'static Profile {
+    profile("mistral").unwrap_or_else(|| panic!("cm has no mistral profile"))
 }
 
 /// One recorded HTTP interaction to decode.
@@ -142,13 +155,15 @@ fn load_fixtures() -> Vec<Fixture> {
     let all = fixtures::load_all().unwrap_or_else(|e| panic!("loading fixtures: {e}"));
     let ours: Vec<Fixture> = all
         .into_iter()
-        .filter(|f| PROVIDER_DIRS.contains(&f.dir.as_str()))
+        .filter(|f| PROVIDER_DIRS.iter().any(|(dir, _)| *dir == f.dir))
         .collect();
-    assert!(
-        ours.len() >= 50,
-        "expected the ~55 recorded fixtures in {PROVIDER_DIRS:?}, found {}",
-        ours.len()
-    );
+    for (dir, floor) in PROVIDER_DIRS {
+        let found = ours.iter().filter(|f| f.dir == dir).count();
+        assert!(
+            found >= floor,
+            "expected at least {floor} recorded fixtures in {dir}/, found {found}"
+        );
+    }
     ours
 }
 
@@ -171,9 +186,15 @@ fn cases(fixtures: &[Fixture]) -> Vec<Case<'_>> {
         .collect()
 }
 
-fn assemble(format: WireFormat, events: &[StreamEvent]) -> AssembledMessage {
+/// Folds events into a message whose origin is the provider cm would name: the profile
+/// id for a provider with its own folder and profile (`mistral`), else the format's name.
+fn assemble(case: &Case<'_>, events: &[StreamEvent]) -> AssembledMessage {
+    let provider = match case.fixture.dir.as_str() {
+        "mistral" => mistral_profile().id,
+        _ => case.format.name(),
+    };
     let mut assembler = MessageAssembler::new(Origin {
-        provider: format.name().to_string(),
+        provider: provider.to_string(),
         model: String::new(),
     });
     for event in events {
@@ -203,7 +224,7 @@ fn decode(case: &Case<'_>) -> Result<Decoded, String> {
             .format
             .decode_body(&interaction.body)
             .map_err(|e| format!("decode_body: {e}"))?;
-        let assembled = assemble(case.format, &events);
+        let assembled = assemble(case, &events);
         return Ok(Decoded::Body {
             body,
             events,
@@ -235,7 +256,7 @@ fn decode(case: &Case<'_>) -> Result<Decoded, String> {
         Err(e @ DecodeError::Truncated { .. }) => Some(e),
         Err(e) => return Err(format!("finish: {e}")),
     };
-    let assembled = assemble(case.format, &events);
+    let assembled = assemble(case, &events);
     Ok(Decoded::Stream {
         sse_events,
         events,
@@ -421,6 +442,7 @@ struct Tally {
     usage: usize,
     stop: usize,
     errors: usize,
+    reasoning: usize,
 }
 
 fn text_parts(assembled: &AssembledMessage) -> Vec<String> {
@@ -430,6 +452,20 @@ fn text_parts(assembled: &AssembledMessage) -> Vec<String> {
         .iter()
         .filter_map(|part| match part {
             Part::Text { text } if !text.is_empty() => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn reasoning_parts(assembled: &AssembledMessage) -> Vec<String> {
+    assembled
+        .message
+        .parts
+        .iter()
+        .filter_map(|part| match part {
+            Part::Reasoning(reasoning) if !reasoning.text.is_empty() => {
+                Some(reasoning.text.clone())
+            }
             _ => None,
         })
         .collect()
@@ -496,6 +532,19 @@ fn check_against_scan(case: &Case<'_>, decoded: &Decoded, tally: &mut Tally) -> 
             "{label}: text parts\n  decoded: {texts:?}\n  fixture: {:?}",
             expected.texts
         ));
+    }
+
+    // Reasoning, where the scan of the format collects it: each reasoning part's text.
+    if let Some(want) = &expected.reasoning {
+        let reasoning = reasoning_parts(assembled);
+        if !want.is_empty() {
+            tally.reasoning += 1;
+        }
+        if reasoning != *want {
+            failures.push(format!(
+                "{label}: reasoning parts\n  decoded: {reasoning:?}\n  fixture: {want:?}"
+            ));
+        }
     }
 
     // Tool calls: same ids and names, arguments equal as JSON.
@@ -608,12 +657,13 @@ fn decoded_messages_agree_with_a_plain_scan_of_the_fixture() {
     // How many checks the recorded fixtures gave when this was written; fewer means a
     // check stopped running. Raise the numbers when fixtures are added.
     let floors = [
-        ("text", tally.text, 39),
-        ("tool call", tally.tool_calls, 23),
+        ("text", tally.text, 46),
+        ("tool call", tally.tool_calls, 30),
         ("truncated arguments", tally.truncated_arguments, 1),
-        ("usage", tally.usage, 55),
-        ("stop reason", tally.stop, 56),
-        ("error", tally.errors, 11),
+        ("usage", tally.usage, 68),
+        ("stop reason", tally.stop, 69),
+        ("error", tally.errors, 12),
+        ("reasoning", tally.reasoning, 7),
     ];
     for (what, ran, floor) in floors {
         assert!(

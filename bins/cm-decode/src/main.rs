@@ -23,7 +23,7 @@ cm-decode — decode a recorded provider stream into cm's unified events
 Usage: cm-decode --format FORMAT [--chunks] [FILE|-]
 
 Options:
-  -f, --format FORMAT  the wire format: anthropic, openai-chat or openai-responses
+  -f, --format FORMAT  the wire format: anthropic, openai-chat, openai-responses or gemini
       --chunks         the input holds one JSON payload per line (the `*.chunks.txt`
                        fixtures), not raw Server-Sent Events
   -h, --help           print this help

@@ -1,4 +1,8 @@
-//! `cm auth login | logout | list`: provider keys in the credential store.
+//! `cm auth login | logout | list`: provider keys and OAuth logins in the credential store.
+//!
+//! OAuth providers (github-copilot, and any with an `oauth` object in config) log in
+//! through [`crate::oauth_login`]; `logout` revokes their token where the server has a
+//! revocation endpoint, and removes it locally even when revoking fails.
 //!
 //! A key is read without echo from the terminal (via `stty`, restored afterwards and on
 //! Ctrl-C), or as the first line of stdin when stdin is not a terminal. It is validated
@@ -10,14 +14,17 @@ use std::process::{Command, Stdio};
 
 use cm_host::{CredentialStore, Dirs, Secret, StoredCredential, Workspace};
 use cm_proto::auth::api_key::{mask, validate};
+use cm_proto::auth::pkce::TokenHint;
 use cm_proto::config::Config;
 use cm_proto::time::UnixMillis;
 
 use crate::args::AuthCommand;
 use crate::config_files;
 use crate::exit::{Failure, Status};
-use crate::providers;
+use crate::fetch_once::{fetch, host_of};
+use crate::oauth_settings::{self, COPILOT};
 use crate::sessions_cmd::utc_minutes;
+use crate::{oauth_login, providers};
 
 /// The longest line read as a key; anything longer is not a key.
 const MAX_KEY_BYTES: u64 = 16 * 1024;
@@ -84,6 +91,9 @@ fn login(context: &Context, provider: Option<&str>) -> Result<(), Failure> {
             )))
         }
     };
+    if oauth_settings::uses_oauth(&id, &context.config) {
+        return login_oauth(context, &id);
+    }
     let key = if interactive {
         read_hidden(&format!("API key for {id} (input hidden): "))?
     } else {
@@ -115,6 +125,96 @@ fn login(context: &Context, provider: Option<&str>) -> Result<(), Failure> {
     Ok(())
 }
 
+fn login_oauth(context: &Context, id: &str) -> Result<(), Failure> {
+    let mut settings = oauth_settings::settings(id, &context.config)?;
+    let logged_in = oauth_login::login(&mut settings)?;
+    let token = logged_in.token;
+    let expires_at = token.expires_at.map(|at| at.0);
+    let login = StoredCredential::Oauth {
+        access: Secret::new(token.access),
+        refresh: token.refresh.map(Secret::new),
+        expires_at,
+        client_id: logged_in.registered_client,
+    };
+    context
+        .store
+        .update(
+            |corrupt| eprintln!("cm: {corrupt}; writing a new file"),
+            |c| c.providers.insert(id.to_string(), login),
+        )
+        .map_err(|e| Failure::failed(format!("the login was not stored: {e}")))?;
+    let expiry = match expires_at {
+        Some(at) => format!(", expires {} UTC", utc_minutes(UnixMillis(at))),
+        None => String::new(),
+    };
+    println!(
+        "logged in to {id}{expiry}; the token is stored in {}",
+        context.store.path().display()
+    );
+    Ok(())
+}
+
+/// Revokes `id`'s OAuth token where its server allows it; says what happened on stderr.
+fn revoke(context: &Context, id: &str, stored: &StoredCredential) {
+    let StoredCredential::Oauth {
+        access,
+        refresh,
+        client_id,
+        ..
+    } = stored
+    else {
+        return;
+    };
+    if !oauth_settings::uses_oauth(id, &context.config) {
+        return;
+    }
+    let settings = oauth_settings::settings(id, &context.config).and_then(|mut s| {
+        if s.client_id.is_none() {
+            s.client_id = client_id.clone();
+        }
+        s.discover()?;
+        Ok(s)
+    });
+    if settings.as_ref().is_ok_and(|s| s.revoke_url.is_none()) {
+        let hint = if id == COPILOT {
+            "; to revoke it, visit https://github.com/settings/applications"
+        } else {
+            ""
+        };
+        eprintln!("cm: {id} has no revocation endpoint: the token is only removed here{hint}");
+        return;
+    }
+    let client = match settings.and_then(|s| s.oauth_client("")) {
+        Ok(client) => client,
+        Err(e) => {
+            eprintln!(
+                "cm: the {id} token was not revoked ({}); removing it here",
+                e.message
+            );
+            return;
+        }
+    };
+    let (token, hint) = match refresh {
+        Some(refresh) => (refresh, TokenHint::RefreshToken),
+        None => (access, TokenHint::AccessToken),
+    };
+    let Some(request) = client.revocation_request(token.expose(), hint) else {
+        return;
+    };
+    let host = host_of(&request.url);
+    match fetch(request) {
+        Ok((head, body)) => match client.handle_revocation_response(&head, &body) {
+            Ok(()) => eprintln!("cm: revoked the {id} token at {host}"),
+            Err(e) => eprintln!(
+                "cm: {host} did not revoke the {id} token ({e}); it is removed here anyway"
+            ),
+        },
+        Err(e) => {
+            eprintln!("cm: could not revoke the {id} token ({e}); it is removed here anyway")
+        }
+    }
+}
+
 fn logout(context: &Context, provider: Option<&str>, yes: bool) -> Result<(), Failure> {
     let stored = context
         .store
@@ -125,13 +225,21 @@ fn logout(context: &Context, provider: Option<&str>, yes: bool) -> Result<(), Fa
         None => stored.providers.keys().cloned().collect(),
     };
     if provider.is_none() && !ids.is_empty() && !yes && io::stdin().is_terminal() {
-        eprint!("remove the stored keys of {}? [y/N] ", ids.join(", "));
+        eprint!(
+            "remove the stored credentials of {}? [y/N] ",
+            ids.join(", ")
+        );
         let _ = io::stderr().flush();
         let mut answer = String::new();
         let _ = io::stdin().lock().read_line(&mut answer);
         if !matches!(answer.trim(), "y" | "Y" | "yes") {
             eprintln!("cm: nothing removed");
             return Ok(());
+        }
+    }
+    for id in &ids {
+        if let Some(login) = stored.providers.get(id) {
+            revoke(context, id, login);
         }
     }
     let removed = context
@@ -148,11 +256,11 @@ fn logout(context: &Context, provider: Option<&str>, yes: bool) -> Result<(), Fa
         .map_err(|e| Failure::failed(e.to_string()))?;
     if removed.is_empty() {
         match provider {
-            Some(id) => println!("no stored key for {id}"),
-            None => println!("no stored keys"),
+            Some(id) => println!("no stored key or login for {id}"),
+            None => println!("no stored keys or logins"),
         }
     } else {
-        println!("removed the stored key of {}", removed.join(", "));
+        println!("removed the stored credential of {}", removed.join(", "));
     }
     for id in &ids {
         if let Some((var, _)) = env_key(id, &context.config) {

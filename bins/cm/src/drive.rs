@@ -18,6 +18,7 @@ use crate::exit::{Failure, Status};
 use crate::interrupt::Interrupt;
 use crate::output::Ui;
 use crate::providers::Provider;
+use crate::renewal::RenewingHttp;
 use crate::run::status_of;
 use crate::secrets::{RedactingLog, Secrets};
 use crate::sessions::OpenSession;
@@ -69,7 +70,7 @@ impl cm_driver::Ui for UiPort<'_> {
 /// through the same driver, HTTP client, tool host and Ctrl-C handler.
 pub struct Turns {
     agent: Agent,
-    driver: Driver<LoggingHttp<UreqClient>, ToolHost>,
+    driver: Driver<LoggingHttp<RenewingHttp<UreqClient>>, ToolHost>,
     session: OpenSession,
     credential: Option<Credential>,
     interrupt: Interrupt,
@@ -95,7 +96,11 @@ impl Turns {
         debug: Option<DebugLog>,
     ) -> Result<Turns, Failure> {
         let runtime: Arc<dyn Runtime> = Arc::new(StdRuntime::new());
-        let http = LoggingHttp::new(UreqClient::new(ClientOptions::from_env()), debug.clone());
+        let client = UreqClient::new(ClientOptions::from_env());
+        let http = LoggingHttp::new(
+            RenewingHttp::new(client, provider.renewal.clone()),
+            debug.clone(),
+        );
         let options = ToolOptions {
             images: provider.images,
             ..ToolOptions::default()

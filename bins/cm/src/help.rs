@@ -129,21 +129,25 @@ cannot be deleted. Sessions live in $XDG_DATA_HOME/cm/sessions (~/.local/share/c
 
 /// `cm auth --help`.
 pub const AUTH: &str = "\
-cm auth — the provider keys cm keeps for you
+cm auth — the provider keys and logins cm keeps for you
 
 Usage:
   cm auth login [PROVIDER]     store an API key: typed without echo on a terminal, else the
                                first line of stdin; nothing is sent anywhere. Without
                                PROVIDER, a terminal shows a list to choose from.
-  cm auth logout [PROVIDER]    remove one stored key, or all of them (asks on a terminal)
+                               OAuth providers (github-copilot, or an \"oauth\" object in
+                               config) sign in instead: a code to enter, or a browser page
+  cm auth logout [PROVIDER]    remove one stored key or login, or all of them (asks on a
+                               terminal); an OAuth token is revoked where the server can
   cm auth list                 provider, method, source (env or store) and the key as its
-                               first and last 4 characters
+                               first and last 4 characters, or the token's expiry
 
 Examples:
   cm auth login anthropic
   printf '%s\\n' \"$KEY\" | cm auth login anthropic
   cm auth list
   cm auth logout openai
+  CM_NO_BROWSER=1 cm auth login github-copilot    # print the URL, open nothing
 
 An environment variable (ANTHROPIC_API_KEY, OPENAI_API_KEY, or a config's {env:VAR}) wins
 over a stored key. Keys live in $XDG_DATA_HOME/cm/auth.json (~/.local/share/cm/auth.json),

@@ -10,7 +10,7 @@
 use std::io::{self, Write};
 
 use cm_proto::agent::{End, Event, Outcome};
-use cm_proto::message::Usage;
+use cm_proto::message::{StopReason, Usage};
 use serde_json::{json, Value};
 
 use crate::args::Format;
@@ -37,6 +37,10 @@ impl Mode {
         }
     }
 }
+
+/// What cm says when the provider's content filter stopped the answer.
+const BLOCKED: &str = "cm: the provider's safety filter blocked the answer (stop reason \
+     content_filter); rephrase the request or try another model";
 
 /// The output side of a run.
 pub struct Ui {
@@ -184,8 +188,10 @@ impl Ui {
         }
     }
 
-    /// The turn ended: the final line (text) or the `done` event (JSON).
+    /// The turn ended: the final line (text) or the `done` event (JSON). An answer a
+    /// provider's filter blocked is reported as such.
     pub fn finish(&mut self, outcome: &Outcome, session_id: &str) {
+        let stop = outcome.stop_reason.as_ref();
         self.clear_spinner();
         if !self.at_line_start {
             let _ = self.out.write_all(b"\n");
@@ -211,11 +217,17 @@ impl Ui {
                 if let (Some(error), Some(map)) = (&error, done.as_object_mut()) {
                     map.insert("error".into(), json!(error));
                 }
+                if let (Some(stop), Some(map)) = (stop, done.as_object_mut()) {
+                    map.insert("stop_reason".into(), json!(stop.as_str()));
+                }
                 self.json_line(&done);
             }
             Mode::Text | Mode::Quiet => {
                 if let Some(error) = error {
                     self.line_to_stderr(&format!("cm: {error}"));
+                }
+                if outcome.end == End::Completed && stop == Some(&StopReason::ContentFilter) {
+                    self.line_to_stderr(BLOCKED);
                 }
                 match outcome.end {
                     End::MaxSteps => self.line_to_stderr(&format!(
@@ -387,6 +399,7 @@ mod tests {
                 ..Usage::default()
             },
             cost: Some(0.01234),
+            stop_reason: Some(StopReason::EndTurn),
         }
     }
 
@@ -452,6 +465,25 @@ mod tests {
         assert_eq!(lines[3]["usage"]["input_tokens"], 1200);
         assert_eq!(lines[3]["cost"], 0.01234);
         assert_eq!(err.text(), "");
+    }
+
+    #[test]
+    fn a_filtered_answer_is_reported_in_every_mode() {
+        let filtered = Outcome {
+            stop_reason: Some(StopReason::ContentFilter),
+            ..outcome(End::Completed)
+        };
+        let (mut quiet, out, err) = ui(Mode::Quiet);
+        quiet.finish(&filtered, "s1");
+        assert_eq!(out.text(), "");
+        assert!(err.text().contains("safety filter blocked the answer"));
+        let (mut normal, _, err) = ui(Mode::Quiet);
+        normal.finish(&outcome(End::Completed), "s1");
+        assert_eq!(err.text(), "", "a normal stop says nothing");
+        let (mut json, out, _) = ui(Mode::Json);
+        json.finish(&filtered, "s1");
+        let done: Value = serde_json::from_str(out.text().trim()).unwrap();
+        assert_eq!(done["stop_reason"], "content_filter");
     }
 
     #[test]

@@ -58,6 +58,10 @@ pub struct Provider {
     pub context: Option<u64>,
     /// Where the credential came from, when there is one.
     pub source: Option<KeySource>,
+    /// Whether the provider logs in with OAuth (config `oauth`, or github-copilot).
+    pub oauth: bool,
+    /// Keeps a stored OAuth login fresh, when the credential is one.
+    pub renewal: Option<crate::renewal::Renewal>,
 }
 
 /// Where a provider's credential was found.
@@ -108,7 +112,7 @@ impl Provider {
 
     /// The message for a provider without a key: which variable to set, or `cm auth login`.
     pub fn missing_key_message(&self) -> String {
-        if profile::profile(&self.id).is_some_and(|p| p.auth == AuthKind::Login) {
+        if profile::profile(&self.id).is_some_and(|p| p.auth == AuthKind::Login) || self.oauth {
             return format!(
                 "provider `{}` needs a login, not a key: run `cm auth login {}`",
                 self.id, self.id
@@ -257,6 +261,7 @@ pub fn resolve(
             b.key_envs.first().map(|var| var.to_string()),
         ),
         (None, Some(b)) if b.auth == AuthKind::Login => (None, None),
+        (None, _) if settings.is_some_and(|s| s.oauth.is_some()) => (None, None),
         (None, _) => (
             Some(Credential::ApiKey(KEYLESS_PLACEHOLDER.to_string())),
             None,
@@ -296,6 +301,8 @@ pub fn resolve(
         images: info.and_then(|i| i.images).unwrap_or(false),
         context: info.and_then(|i| i.context),
         source,
+        oauth: crate::oauth_settings::uses_oauth(id, config),
+        renewal: None,
     })
 }
 

@@ -22,7 +22,8 @@ use crate::debug_log::{self, DebugLog};
 use crate::drive::Turns;
 use crate::exit::{Failure, Status};
 use crate::output::{Mode, Ui};
-use crate::providers::{self, Provider};
+use crate::providers::{self, KeySource, Provider};
+use crate::renewal::Renewal;
 use crate::secrets::Secrets;
 use crate::sessions::{self, Choice, NewSession};
 use crate::system_prompt::{self, Environment};
@@ -197,6 +198,20 @@ pub fn prepare(args: &RunArgs, ui: &mut Ui) -> Result<Prepared, Failure> {
     }
     if provider.credential.is_none() {
         return Err(Failure::usage(provider.missing_key_message()));
+    }
+    if let (Ok(c), Some(KeySource::Store), true) = (&stored, &provider.source, provider.oauth) {
+        if let Some(login) = c.providers.get(&provider.id) {
+            let store = CredentialStore::new(&dirs.data);
+            let base = provider.endpoint.base_url.clone();
+            if let Some(renewal) = Renewal::from_store(&provider.id, login, config, store, &base)? {
+                let (credential, base) = renewal.first_use().map_err(Failure::failed)?;
+                if let Some(base) = base {
+                    provider.endpoint.base_url = base;
+                }
+                provider.credential = Some(credential);
+                provider.renewal = Some(renewal);
+            }
+        }
     }
     let debug = if debug_log::wanted(args.debug, env("CM_LOG").as_deref()) {
         match DebugLog::open(

@@ -81,8 +81,10 @@ fn check(e: &Expectation, seen: &Seen<'_>) -> Option<String> {
     None
 }
 
-/// The text of every tool result in a request, in any of the three formats: Anthropic
-/// `tool_result` blocks, Chat `role: "tool"` messages, Responses `function_call_output` items.
+/// The text of every tool result in a request, in any of the four formats: Anthropic
+/// `tool_result` blocks, Chat `role: "tool"` messages, Responses `function_call_output`
+/// items, Gemini `functionResponse` parts (their `response.content` or `response.error`,
+/// else the whole `response` as JSON).
 pub(crate) fn tool_results(body: &Value) -> Vec<String> {
     let mut out = Vec::new();
     for message in body["messages"].as_array().into_iter().flatten() {
@@ -98,6 +100,19 @@ pub(crate) fn tool_results(body: &Value) -> Vec<String> {
     for item in body["input"].as_array().into_iter().flatten() {
         if item["type"] == "function_call_output" {
             out.push(text_of(&item["output"]));
+        }
+    }
+    for content in body["contents"].as_array().into_iter().flatten() {
+        for part in content["parts"].as_array().into_iter().flatten() {
+            let response = &part["functionResponse"]["response"];
+            if response.is_null() {
+                continue;
+            }
+            let text = [&response["content"], &response["error"]]
+                .into_iter()
+                .find(|v| !v.is_null())
+                .unwrap_or(response);
+            out.push(text_of(text));
         }
     }
     out
@@ -148,6 +163,15 @@ mod tests {
         let responses =
             json!({"input": [{"type": "function_call_output", "call_id": "c", "output": "done"}]});
         assert_eq!(tool_results(&responses), ["done"]);
+        let gemini = json!({"contents": [{"role": "user", "parts": [
+            {"functionResponse": {"name": "read", "response": {"content": "line 1"}}},
+            {"functionResponse": {"name": "bash", "response": {"error": "exit 2"}}},
+            {"functionResponse": {"name": "ls", "response": {"files": ["a"]}}},
+            {"text": "not a result"}]}]});
+        assert_eq!(
+            tool_results(&gemini),
+            ["line 1", "exit 2", r#"{"files":["a"]}"#]
+        );
         assert!(tool_results(&json!("not an object")).is_empty());
     }
 

@@ -2,11 +2,15 @@
 //!
 //! It speaks HTTP/1.1 (cm-proto's codec, one thread per connection, keep-alive) and
 //! answers Anthropic `POST /v1/messages`, OpenAI `POST /v1/chat/completions` and
-//! `POST /v1/responses`, streamed or whole, from a [`Script`]: a list of turns taken in
+//! `POST /v1/responses`, and Gemini `POST /v1beta/models/{model}:streamGenerateContent`
+//! and `:generateContent`, streamed or whole, from a [`Script`]: a list of turns taken in
 //! order by successive model requests. A turn answers with text, reasoning and tool calls
 //! in the endpoint's real wire shape, replays a recorded fixture byte for byte, or fails on
 //! purpose (an error status, a delay, a trickle, a cut, a stall). Every request is logged
 //! ([`LoggedRequest`]) in memory and optionally to a JSON Lines file.
+//!
+//! The same port serves mock authorization endpoints (device flow, PKCE, refresh,
+//! revocation, a Copilot-style token exchange) as an [`OAuthScript`] says.
 //!
 //! It never listens on anything but 127.0.0.1, and it is not a provider simulator: it
 //! answers what the script says, whatever the request asks for. The script format and the
@@ -26,8 +30,10 @@
 #![forbid(unsafe_code)]
 
 mod answer;
+mod cors;
 mod expect;
 mod log;
+mod oauth;
 mod respond;
 mod script;
 mod server;
@@ -35,6 +41,7 @@ mod transmit;
 mod wire;
 
 pub use log::LoggedRequest;
+pub use oauth::{AuthorizeOutcome, DeviceOutcome, OAuthScript};
 pub use script::{
     Expectation, Expectations, Fault, HeaderExpectation, JsonExpectation, ReplaySpec, Script,
     ScriptError, StreamFraming, ToolCallSpec, Trickle, Turn, UsageSpec,

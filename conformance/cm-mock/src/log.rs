@@ -85,6 +85,22 @@ pub(crate) fn logged_headers(headers: &Headers) -> BTreeMap<String, String> {
     out
 }
 
+/// The request target as logged: a `key=` query parameter (Gemini's other place for the
+/// API key) redacted like a credential header.
+pub(crate) fn logged_target(target: &str) -> String {
+    let Some((path, query)) = target.split_once('?') else {
+        return target.to_string();
+    };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.strip_prefix("key=") {
+            Some(key) => format!("key={}", redact(key)),
+            None => pair.to_string(),
+        })
+        .collect();
+    format!("{path}?{}", pairs.join("&"))
+}
+
 /// `Bearer sk-ant-xyz` → `Bearer sk-a…`; `sk-ant-xyz` → `sk-a…`.
 pub(crate) fn redact(value: &str) -> String {
     let (scheme, secret) = match value.split_once(' ') {
@@ -153,5 +169,18 @@ mod tests {
         assert_eq!(logged["authorization"], "Bearer secr…");
         assert_eq!(logged["x-api-key"], "sk-a…");
         assert_eq!(logged["accept"], "a, b");
+    }
+
+    #[test]
+    fn a_key_in_the_query_is_redacted() {
+        assert_eq!(
+            logged_target("/v1beta/models/g:streamGenerateContent?alt=sse&key=AIzaSecret"),
+            "/v1beta/models/g:streamGenerateContent?alt=sse&key=AIza…"
+        );
+        assert_eq!(
+            logged_target("/v1/messages?beta=true"),
+            "/v1/messages?beta=true"
+        );
+        assert_eq!(logged_target("/v1/messages"), "/v1/messages");
     }
 }

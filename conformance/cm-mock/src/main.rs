@@ -5,16 +5,18 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use cm_mock::{Config, MockServer, Script};
+use cm_mock::{Config, MockServer, OAuthScript, Script};
 
 const HELP: &str = "\
 cm-mock: a scripted mock model provider (Anthropic and OpenAI wire formats) on 127.0.0.1
 
-Usage: cm-mock [--script FILE] [--port N] [--log FILE] [--quiet]
+Usage: cm-mock [--script FILE] [--oauth FILE] [--port N] [--log FILE] [--quiet]
 
 Options:
   --script FILE  the JSON script of turns to answer with (default: none, so every model
                  request is answered 500 \"script exhausted\")
+  --oauth FILE   how the mock authorization endpoints behave (JSON; default: every
+                 login succeeds at once)
   --port N       the port on 127.0.0.1 (default 0: any free port)
   --log FILE     append one JSON line per request to FILE
   -q, --quiet    do not print a line per request to stderr
@@ -22,12 +24,15 @@ Options:
   -V, --version  print the version
 
 The first line on stdout is `cm-mock listening on http://127.0.0.1:PORT`.
-Endpoints: POST /v1/messages, /v1/chat/completions, /v1/responses; GET /health, /v1/models.
+Endpoints: POST /v1/messages, /v1/chat/completions, /v1/responses; GET /health, /v1/models;
+OAuth: /login/device/code, /login/oauth/access_token, /oauth/{authorize,token,revoke},
+/copilot_internal/v2/token, /.well-known/oauth-authorization-server.
 The script format is described in conformance/README.md.
 ";
 
 struct Args {
     script: Option<PathBuf>,
+    oauth: Option<PathBuf>,
     port: u16,
     log: Option<PathBuf>,
     quiet: bool,
@@ -37,6 +42,7 @@ fn parse_args() -> Result<Option<Args>, lexopt::Error> {
     use lexopt::prelude::*;
     let mut args = Args {
         script: None,
+        oauth: None,
         port: 0,
         log: None,
         quiet: false,
@@ -45,6 +51,7 @@ fn parse_args() -> Result<Option<Args>, lexopt::Error> {
     while let Some(arg) = parser.next()? {
         match arg {
             Long("script") => args.script = Some(parser.value()?.into()),
+            Long("oauth") => args.oauth = Some(parser.value()?.into()),
             Long("port") => args.port = parser.value()?.parse()?,
             Long("log") => args.log = Some(parser.value()?.into()),
             Short('q') | Long("quiet") => args.quiet = true,
@@ -81,8 +88,22 @@ fn main() -> ExitCode {
         },
         None => Script::default(),
     };
+    let oauth = match &args.oauth {
+        Some(path) => match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()))
+        {
+            Ok(oauth) => oauth,
+            Err(e) => {
+                eprintln!("cm-mock: {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+        None => OAuthScript::default(),
+    };
     let config = Config {
         script,
+        oauth,
         port: args.port,
         log_path: args.log,
         print_requests: !args.quiet,

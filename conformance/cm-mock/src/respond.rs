@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::answer::Answer;
 use crate::expect::{first_failure, Seen};
-use crate::log::{logged_headers, LoggedRequest};
+use crate::log::{logged_headers, logged_target, LoggedRequest};
 use crate::script::{header_value_text, Fault, Replay, ScriptedTurn, StreamFraming};
 use crate::wire;
 
@@ -65,7 +65,7 @@ pub(crate) fn respond(
     let mut record = LoggedRequest {
         seq,
         method: head.method.as_str().to_string(),
-        path: head.target.clone(),
+        path: logged_target(&head.target),
         headers: logged_headers(&head.headers),
         body: match &json {
             Some(value) => value.clone(),
@@ -73,7 +73,7 @@ pub(crate) fn respond(
             None => Value::String(String::from_utf8_lossy(body).into_owned()),
         },
         format: format.map(|f| f.name().to_string()),
-        stream: json.as_ref().is_some_and(|v| v["stream"] == true),
+        stream: wire::asks_for_stream(format, &head.target, json.as_ref()),
         turn: None,
         status: 0,
         expectation_failed: None,
@@ -147,9 +147,10 @@ fn model_reply(
     };
     record.turn = Some(scripted.index);
     let turn = &scripted.turn;
+    let headers = wire::credential_headers(format, head);
     let seen = Seen {
         path: head.path(),
-        headers: &head.headers,
+        headers: &headers,
         raw_body: body,
         json,
     };
@@ -164,7 +165,7 @@ fn model_reply(
         return reply;
     }
     let fault = turn.fault.clone().unwrap_or_default();
-    let stream = json.is_some_and(|v| v["stream"] == true);
+    let stream = wire::asks_for_stream(Some(format), &head.target, json);
     let framing = turn.framing.unwrap_or(StreamFraming::Chunked);
 
     let mut reply = if let Some(status) = fault.status {
@@ -192,7 +193,7 @@ fn model_reply(
         record.replay = Some(replay.path.display().to_string());
         replay_reply(replay, format, framing)
     } else {
-        let requested_model = json.and_then(|v| v["model"].as_str());
+        let requested_model = wire::requested_model(format, head.path(), json);
         let answer = Answer::new(turn, seq, requested_model, created);
         if stream {
             let mut reply = Reply {
@@ -210,7 +211,7 @@ fn model_reply(
                 .push("Content-Type", "text/event-stream; charset=utf-8");
             reply
         } else {
-            whole_json(200, &wire::body(format, &answer))
+            whole_json(200, &wire::body(format, &head.target, &answer))
         }
     };
     let (name, value) = wire::request_id_header(Some(format), seq);
@@ -326,7 +327,7 @@ fn whole(status: u16, body: Vec<u8>) -> Reply {
     }
 }
 
-fn whole_json(status: u16, value: &Value) -> Reply {
+pub(crate) fn whole_json(status: u16, value: &Value) -> Reply {
     let mut reply = whole(status, value.to_string().into_bytes());
     reply.headers.push("Content-Type", "application/json");
     reply

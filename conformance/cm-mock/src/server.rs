@@ -19,7 +19,9 @@ use cm_proto::http::{
     encode_continue, encode_error_response, status_for, Limits, RequestDecoder, RequestHead,
 };
 
+use crate::cors;
 use crate::log::{Log, LoggedRequest};
+use crate::oauth::{self, OAuthScript, OAuthState};
 use crate::respond::{respond, Progress};
 use crate::script::Script;
 use crate::transmit::{is_timeout, transmit, After};
@@ -40,6 +42,8 @@ pub struct Config {
     pub log_path: Option<PathBuf>,
     /// Print a one-line summary of each request to stderr.
     pub print_requests: bool,
+    /// How the authorization endpoints behave.
+    pub oauth: OAuthScript,
 }
 
 /// A running mock provider; dropping it stops it.
@@ -63,6 +67,7 @@ struct Shared {
 struct State {
     progress: Progress,
     log: Log,
+    oauth: OAuthState,
 }
 
 #[derive(Debug, Default)]
@@ -111,6 +116,7 @@ impl MockServer {
                     next_seq: 0,
                 },
                 log: Log::new(file),
+                oauth: OAuthState::new(config.oauth),
             }),
             connections: Mutex::new(Connections::default()),
             next_connection: AtomicU64::new(0),
@@ -119,7 +125,7 @@ impl MockServer {
         let accept_shared = Arc::clone(&shared);
         let accept = std::thread::Builder::new()
             .name("cm-mock-accept".into())
-            .spawn(move || accept_loop(&listener, &accept_shared))?;
+            .spawn(move || accept_loop(&listener, addr, &accept_shared))?;
         Ok(MockServer {
             addr,
             shared,
@@ -187,7 +193,8 @@ impl Drop for MockServer {
     }
 }
 
-fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
+fn accept_loop(listener: &TcpListener, addr: SocketAddr, shared: &Arc<Shared>) {
+    let base = format!("http://{addr}");
     for incoming in listener.incoming() {
         if shared.stop.load(Ordering::SeqCst) {
             return;
@@ -205,10 +212,11 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
             continue;
         };
         let connection_shared = Arc::clone(shared);
+        let base = base.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("cm-mock-conn-{id}"))
             .spawn(move || {
-                serve_connection(stream, &connection_shared);
+                serve_connection(stream, &base, &connection_shared);
                 lock(&connection_shared.connections).open.remove(&id);
             });
         let mut connections = lock(&shared.connections);
@@ -240,7 +248,7 @@ fn read_more(stream: &mut TcpStream, buffer: &mut Vec<u8>, stop: &AtomicBool) ->
 }
 
 /// Answers requests on one connection until either side closes it.
-fn serve_connection(mut stream: TcpStream, shared: &Shared) {
+fn serve_connection(mut stream: TcpStream, base: &str, shared: &Shared) {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_read_timeout(Some(POLL));
     let decoder = RequestDecoder::new(Limits {
@@ -252,15 +260,29 @@ fn serve_connection(mut stream: TcpStream, shared: &Shared) {
         let created = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let mut reply = {
-            let mut state = lock(&shared.state);
-            let (reply, record) = respond(&mut state.progress, &head, &body, created);
-            if shared.print_requests {
-                eprintln!("{}", summary(&record));
+        let mut reply = match cors::preflight(&head) {
+            Some(reply) => reply,
+            None => {
+                let mut state = lock(&shared.state);
+                let state = &mut *state;
+                let (reply, record) =
+                    match oauth::respond(&mut state.oauth, &head, &body, base, created) {
+                        Some(reply) => {
+                            let seq = state.progress.next_seq;
+                            state.progress.next_seq += 1;
+                            let record = oauth::record(seq, &head, &body, reply.status);
+                            (reply, record)
+                        }
+                        None => respond(&mut state.progress, &head, &body, created),
+                    };
+                if shared.print_requests {
+                    eprintln!("{}", summary(&record));
+                }
+                state.log.record(record);
+                reply
             }
-            state.log.record(record);
-            reply
         };
+        cors::allow(&head, &mut reply);
         if head.close_reason().is_some() {
             reply.close = true;
             reply.headers.set("Connection", "close");

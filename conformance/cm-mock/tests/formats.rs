@@ -119,9 +119,14 @@ fn streamed_arguments_arrive_in_several_fragments() {
     );
 }
 
+/// Gemini is left out: its arguments are a JSON object, never text, so it has no way to
+/// send malformed ones.
 #[test]
 fn malformed_arguments_are_sent_as_written() {
     for format in common::SERVED_FORMATS {
+        if format == WireFormat::Gemini {
+            continue;
+        }
         let script = Script::from_value(
             json!([{"tool_calls": [{"name": "read", "arguments": "{\"path\": \"a"}]}]),
         )

@@ -23,6 +23,9 @@ pub struct Expected {
     pub stop: Option<(String, Option<String>)>,
     /// The message of the last error the response reports.
     pub error: Option<String>,
+    /// The text of each reasoning part, in order, empty ones dropped; `None` where the
+    /// scan of this format does not look at reasoning.
+    pub reasoning: Option<Vec<String>>,
 }
 
 /// One tool call as the fixture has it.
@@ -41,6 +44,7 @@ pub struct ExpectedCall {
 struct Keyed {
     texts: Vec<(String, String)>,
     calls: Vec<(String, ExpectedCall)>,
+    reasoning: Vec<(String, String)>,
 }
 
 impl Keyed {
@@ -48,6 +52,13 @@ impl Keyed {
         match self.texts.iter_mut().find(|(k, _)| *k == key) {
             Some((_, text)) => text.push_str(fragment),
             None => self.texts.push((key, fragment.to_string())),
+        }
+    }
+
+    fn reasoning(&mut self, key: String, fragment: &str) {
+        match self.reasoning.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, text)) => text.push_str(fragment),
+            None => self.reasoning.push((key, fragment.to_string())),
         }
     }
 
@@ -70,6 +81,19 @@ impl Keyed {
             .filter(|text| !text.is_empty())
             .collect();
         expected.tool_calls = self.calls.into_iter().map(|(_, call)| call).collect();
+    }
+
+    /// Like [`Keyed::into_expected`], and the reasoning too, for scans that collect it.
+    fn into_expected_with_reasoning(mut self, expected: &mut Expected) {
+        let reasoning = std::mem::take(&mut self.reasoning);
+        expected.reasoning = Some(
+            reasoning
+                .into_iter()
+                .map(|(_, text)| text)
+                .filter(|text| !text.is_empty())
+                .collect(),
+        );
+        self.into_expected(expected);
     }
 }
 
@@ -287,7 +311,9 @@ fn chat_usage(usage: &Value) -> Usage {
 
 /// Scans an OpenAI Chat Completions stream up to `[DONE]`.
 ///
-/// A refusal (`delta.refusal`) is answer text, as cm shows it.
+/// A refusal (`delta.refusal`) is answer text, as cm shows it. Reasoning is the first
+/// non-empty of `reasoning_content`, `reasoning` and `reasoning_text` (the servers
+/// compatible with Chat each use one), plus Mistral's `thinking` chunks.
 pub fn chat_stream(events: &[sse::Event]) -> Expected {
     let mut expected = Expected::default();
     let mut keyed = Keyed::default();
@@ -311,13 +337,28 @@ pub fn chat_stream(events: &[sse::Event]) -> Expected {
                 .map(Value::to_string)
                 .unwrap_or_default();
             let delta = &choice["delta"];
+            if let Some(reasoning) = ["/reasoning_content", "/reasoning", "/reasoning_text"]
+                .iter()
+                .find_map(|key| str_at(delta, key).filter(|r| !r.is_empty()))
+            {
+                keyed.reasoning(c.clone(), reasoning);
+            }
             match &delta["content"] {
                 Value::String(text) => keyed.text(c.clone(), text),
                 // Mistral sends content as an array of typed chunks.
                 Value::Array(items) => {
                     for item in items {
-                        if str_at(item, "/type") == Some("text") {
-                            keyed.text(c.clone(), str_at(item, "/text").unwrap_or_default());
+                        match str_at(item, "/type") {
+                            Some("text") => {
+                                keyed.text(c.clone(), str_at(item, "/text").unwrap_or_default());
+                            }
+                            Some("thinking") => {
+                                for piece in item["thinking"].as_array().into_iter().flatten() {
+                                    let text = str_at(piece, "/text").unwrap_or_default();
+                                    keyed.reasoning(c.clone(), text);
+                                }
+                            }
+                            _ => {}
                         }
                     }
                 }
@@ -353,7 +394,7 @@ pub fn chat_stream(events: &[sse::Event]) -> Expected {
             }
         }
     }
-    keyed.into_expected(&mut expected);
+    keyed.into_expected_with_reasoning(&mut expected);
     expected
 }
 

@@ -231,6 +231,8 @@ struct Turn {
     prompt: Vec<Part>,
     /// Whether this turn compacted the conversation already.
     compacted: bool,
+    /// Why the model stopped its last answer, if it said.
+    stop_reason: Option<StopReason>,
 }
 
 impl Agent {
@@ -699,6 +701,7 @@ impl Agent {
             return;
         }
         self.context.reported(&done.usage);
+        self.turn.stop_reason = done.stop_reason.clone();
         let model = done
             .model
             .clone()
@@ -888,6 +891,7 @@ impl Agent {
             steps: self.turn.step,
             usage: self.turn.usage,
             cost: self.turn.cost,
+            stop_reason: self.turn.stop_reason.clone(),
         }));
     }
 

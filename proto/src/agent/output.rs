@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::http::Request;
-use crate::message::Usage;
+use crate::message::{StopReason, Usage};
 use crate::provider::{ApiError, DecodeError, ErrorKind};
 use crate::session::{CompactionTrigger, Record};
 use crate::tool::ToolInvocation;
@@ -250,6 +250,10 @@ pub struct Outcome {
     pub usage: Usage,
     /// Cost of the turn; `None` when the price is unknown.
     pub cost: Option<f64>,
+    /// Why the model stopped its last answer, if it said: `ContentFilter` when a
+    /// provider's filter blocked it, which ends the turn as `Completed`, possibly with an
+    /// empty answer that never enters the history.
+    pub stop_reason: Option<StopReason>,
 }
 
 /// Why a turn ended.
@@ -401,6 +405,12 @@ impl std::fmt::Display for AgentError {
                     f,
                     "provider `{provider}` rejected the credential ({error}); \
                      check the key or run `cm auth login`"
+                ),
+                ErrorKind::Permission => write!(
+                    f,
+                    "provider `{provider}` refused `{model}` for this account ({error}): \
+                     the plan, region or organisation may not use it; check the account's \
+                     access or choose another model with --model"
                 ),
                 ErrorKind::ContextTooLong => {
                     write!(f, "the conversation is too long for `{model}` ({error})")

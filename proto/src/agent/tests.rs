@@ -659,6 +659,21 @@ fn text_only_turn() {
 }
 
 #[test]
+fn the_stop_reason_of_an_empty_answer_reaches_the_outcome() {
+    let mut h = Harness::new(vec![Reply::sse(message_start() + &message_end("refusal"))]);
+    let outcome = h.run("hi");
+    assert_eq!(outcome.end, End::Completed);
+    assert_eq!(outcome.stop_reason, Some(StopReason::Refusal));
+    assert_eq!(
+        h.agent.history(),
+        &[Message::user("hi")],
+        "nothing empty enters the history"
+    );
+    let mut h = Harness::new(vec![Reply::text(&["ok"])]);
+    assert_eq!(h.run("hi").stop_reason, Some(StopReason::EndTurn));
+}
+
+#[test]
 fn read_then_edit_then_done() {
     let mut h = Harness::new(vec![
         Reply::tools(&[("t1", "read", r#"{"path":"src/a.rs"}"#)]),

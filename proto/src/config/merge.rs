@@ -49,6 +49,7 @@ impl ProviderConfig {
         replace(&mut self.api_key, later.api_key);
         self.headers.extend(later.headers);
         merge_map(&mut self.models, later.models, ModelConfig::merge);
+        replace(&mut self.oauth, later.oauth);
     }
 }
 

@@ -22,7 +22,9 @@ use serde::de::{Deserialize, Deserializer, Visitor};
 
 pub use de::Problem;
 pub use jsonc::SyntaxErrorKind;
-pub use schema::{Api, Layer, Limits, ModelConfig, PermissionSetting, PriceConfig, ProviderConfig};
+pub use schema::{
+    Api, Layer, Limits, ModelConfig, OAuthConfig, PermissionSetting, PriceConfig, ProviderConfig,
+};
 
 use crate::permission::Rules;
 

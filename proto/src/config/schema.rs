@@ -84,6 +84,43 @@ pub struct ProviderConfig {
     /// Per-model settings, by model id.
     #[serde(default)]
     pub models: BTreeMap<String, ModelConfig>,
+    /// How `cm auth login` logs in with OAuth, for providers that use it.
+    #[serde(default)]
+    pub oauth: Option<OAuthConfig>,
+}
+
+/// A provider's OAuth endpoints and client; every field overrides cm's default for it.
+///
+/// With only `issuer`, the endpoints come from its `.well-known` metadata (RFC 8414). A
+/// `device_url` means the device flow (RFC 8628); otherwise the authorization code flow
+/// with PKCE and a loopback redirect.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthConfig {
+    /// The authorization server's issuer URL, for discovery.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// Where the browser logs in (authorization code flow).
+    #[serde(default)]
+    pub authorize_url: Option<String>,
+    /// Where codes, device codes and refresh tokens are exchanged for tokens.
+    #[serde(default)]
+    pub token_url: Option<String>,
+    /// The RFC 7009 revocation endpoint, used by `cm auth logout`.
+    #[serde(default)]
+    pub revoke_url: Option<String>,
+    /// The device authorization endpoint (device flow).
+    #[serde(default)]
+    pub device_url: Option<String>,
+    /// Where the login's token is exchanged for an API token (GitHub Copilot).
+    #[serde(default)]
+    pub exchange_url: Option<String>,
+    /// The OAuth client id (an app registered by cm's user, or cm's own).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// The scopes to ask for.
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
 }
 
 /// Settings of one model; each overrides the built-in catalog.

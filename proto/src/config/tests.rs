@@ -160,7 +160,7 @@ fn an_unknown_key_is_positioned_and_lists_the_known_ones() {
     );
     assert_eq!(
         error(r#"{"provider": {"a": {"baseURL": "x"}}}"#),
-        r#"cm.json:1:21: unknown key "baseURL" in "provider.a"; the known keys are "api", "base_url", "api_key", "headers", "models""#
+        r#"cm.json:1:21: unknown key "baseURL" in "provider.a"; the known keys are "api", "base_url", "api_key", "headers", "models", "oauth""#
     );
     assert_eq!(
         error(r#"{"limits": {"max_step": 3}}"#),

@@ -22,6 +22,7 @@
 mod error;
 mod request;
 mod stream;
+mod typed;
 
 pub use error::classify_error;
 pub use request::{

@@ -8,6 +8,7 @@ use cm_host::StoreError;
 use cm_proto::agent::{Agent, Outcome, Output, TurnInProgress};
 use cm_proto::message::Part;
 use cm_proto::provider::Credential;
+use cm_proto::time::Millis;
 
 use crate::{HttpClient, Input, RecordSink, Runtime, ToolRunner, Ui};
 
@@ -174,13 +175,8 @@ impl<H: HttpClient, T: ToolRunner> Driver<H, T> {
 
     /// Aborts the turn after the log failed: stops the work in flight, writes nothing.
     fn abandon(&mut self, agent: &mut Agent) {
-        agent.abort(self.runtime.now());
-        while let Some(output) = agent.poll_output() {
-            match output {
-                Output::CancelHttp { .. } | Output::CancelTool { .. } => self.dispatch(output),
-                Output::Done(_) => break,
-                _ => {}
-            }
+        for cancel in abandon(agent, self.runtime.now()) {
+            self.dispatch(cancel);
         }
         // Work started before the failure may still answer; the next turn discards it.
     }
@@ -192,8 +188,9 @@ impl<H, T> fmt::Debug for Driver<H, T> {
     }
 }
 
-/// Hands one input to the agent.
-fn feed(agent: &mut Agent, input: Input, now: cm_proto::time::Millis) {
+/// Hands one input to the agent: the one place every driver turns an [`Input`] into a
+/// call on the agent.
+pub fn feed(agent: &mut Agent, input: Input, now: Millis) {
     match input {
         Input::HttpHead(id, head) => agent.handle_http_head(id, head, now),
         Input::HttpBody(id, bytes) => agent.handle_http_body(id, &bytes, now),
@@ -203,4 +200,20 @@ fn feed(agent: &mut Agent, input: Input, now: cm_proto::time::Millis) {
         Input::Answer(id, decision) => agent.handle_answer(id, decision, now),
         Input::Interrupt => agent.abort(now),
     }
+}
+
+/// Aborts the turn after its log failed and returns the [`Output::CancelHttp`] and
+/// [`Output::CancelTool`] the driver must act on; everything else the abort produces
+/// (records, events) is dropped, since the log can no longer keep it.
+pub fn abandon(agent: &mut Agent, now: Millis) -> Vec<Output> {
+    agent.abort(now);
+    let mut cancels = Vec::new();
+    while let Some(output) = agent.poll_output() {
+        match output {
+            Output::CancelHttp { .. } | Output::CancelTool { .. } => cancels.push(output),
+            Output::Done(_) => break,
+            _ => {}
+        }
+    }
+    cancels
 }

@@ -11,16 +11,20 @@
 //! clone of the same `std::sync::mpsc::Sender<Input>`, so the loop has exactly one place
 //! to wait. The [`Runtime`] gives the loop its clock, its wait and its worker threads;
 //! [`StdRuntime`] is the real one. [`ToolHost`] runs the built-in tools on the local
-//! machine through cm-host.
+//! machine through cm-host. [`ClientOptions`] is what every driver's HTTP client reads
+//! from the environment (proxies, trust roots); [`feed`] and [`abandon`] are the loop's
+//! pieces an async driver reuses.
 #![forbid(unsafe_code)]
 
+mod client_options;
 mod driver;
 mod input;
 mod ports;
 mod runtime;
 mod tool_host;
 
-pub use driver::{Driver, DriverError};
+pub use client_options::{ClientOptions, TrustRoots, SYSTEM_BUNDLES};
+pub use driver::{abandon, feed, Driver, DriverError};
 pub use input::Input;
 pub use ports::{HttpClient, RecordSink, ToolRunner, Ui, WebFetcher};
 pub use runtime::{Runtime, StdRuntime};

@@ -78,6 +78,50 @@ impl ToolHost {
         &self.workspace
     }
 
+    /// Starts `invocation` on a worker of the runtime; its [`Input::ToolDone`] goes to
+    /// `deliver` (on the worker) unless the run is cancelled first with
+    /// [`ToolRunner::cancel`]. [`ToolRunner::start`] is this with an mpsc sender; an
+    /// async driver passes its own channel.
+    pub fn start_with(
+        &self,
+        id: ToolRunId,
+        invocation: ToolInvocation,
+        deliver: impl FnOnce(Input) + Send + 'static,
+    ) {
+        let abort = AbortHandle::new();
+        self.running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, abort.clone());
+        let host = self.clone();
+        let name = format!("cm-tool-{}", id.0);
+        self.runtime.spawn(
+            &name,
+            Box::new(move || {
+                let outcome = host.run(&invocation, &abort);
+                host.running
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&id);
+                if !abort.is_aborted() {
+                    deliver(Input::ToolDone(id, outcome));
+                }
+            }),
+        );
+    }
+
+    /// Stops run `id` (kills its processes); its outcome is no longer delivered.
+    pub fn cancel_run(&self, id: ToolRunId) {
+        let abort = self
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id);
+        if let Some(abort) = abort {
+            abort.abort();
+        }
+    }
+
     /// Runs `invocation` on the calling thread (what a worker does for [`ToolRunner::start`]).
     pub fn run(&self, invocation: &ToolInvocation, abort: &AbortHandle) -> ToolOutcome {
         let ran = panic::catch_unwind(AssertUnwindSafe(|| self.run_unguarded(invocation, abort)));
@@ -161,37 +205,11 @@ impl fmt::Debug for ToolHost {
 
 impl ToolRunner for ToolHost {
     fn start(&mut self, id: ToolRunId, invocation: ToolInvocation, inputs: Sender<Input>) {
-        let abort = AbortHandle::new();
-        self.running
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, abort.clone());
-        let host = self.clone();
-        let name = format!("cm-tool-{}", id.0);
-        self.runtime.spawn(
-            &name,
-            Box::new(move || {
-                let outcome = host.run(&invocation, &abort);
-                host.running
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .remove(&id);
-                if !abort.is_aborted() {
-                    // The loop may be gone (the turn ended); nobody is left to tell.
-                    let _ = inputs.send(Input::ToolDone(id, outcome));
-                }
-            }),
-        );
+        // The loop may be gone (the turn ended); nobody is left to tell.
+        self.start_with(id, invocation, move |input| drop(inputs.send(input)));
     }
 
     fn cancel(&mut self, id: ToolRunId) {
-        let abort = self
-            .running
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&id);
-        if let Some(abort) = abort {
-            abort.abort();
-        }
+        self.cancel_run(id);
     }
 }

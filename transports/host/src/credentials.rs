@@ -65,6 +65,10 @@ pub enum StoredCredential {
         /// When the access token stops working.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         expires_at: Option<u64>,
+        /// The client id cm registered for this login (RFC 7591), needed to refresh and
+        /// revoke it; absent when the config names the client.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
     },
 }
 
@@ -354,6 +358,7 @@ mod tests {
             access: Secret::new("gho_access"),
             refresh: Some(Secret::new("ghr_refresh")),
             expires_at: Some(1_800_000_000_000),
+            client_id: Some("registered-client".into()),
         };
         store
             .update(
@@ -507,6 +512,7 @@ mod tests {
             access: Secret::new("gho_access_value"),
             refresh: Some(Secret::new("ghr_refresh_value")),
             expires_at: None,
+            client_id: None,
         };
         let text = format!("{login:?} {:?}", key("sk-ant-api03-value"));
         assert!(!text.contains("value"), "{text}");

@@ -1,5 +1,26 @@
-//! cm-smol: the async driver of cm's agent on smol.
+//! cm-smol: the async driver of cm's agent on smol — many sessions in one process.
 //!
-//! Planned (serve issue): an HTTP/1.1 client over smol's TCP streams using cm-proto's
-//! codec, TLS with futures-rustls, many sessions in one process. Empty until then.
+//! A [`SmolDriver`] runs one session's turns: [`SmolDriver::run_turn`] is an async fn that
+//! pumps the agent as cm-driver's blocking `Driver` does (same [`cm_driver::feed`], same
+//! record-before-anything-later rule), but waits on an async-channel of
+//! [`Input`](cm_driver::Input)s until the agent's next deadline. Requests become tasks
+//! of a shared [`SmolClient`] (HTTP/1.1 with cm-proto's codec over smol's sockets, TLS by
+//! futures-rustls with ring, keep-alive per origin, `CONNECT` through `HTTPS_PROXY`);
+//! dropping a task closes its connection. Tools run on blocking threads through
+//! cm-driver's `ToolHost`. What the agent reports is fanned out as [`Update`]s to every
+//! subscriber of the driver's [`Handle`], which also answers questions and aborts.
+//! Dropping a turn's future aborts the turn and still writes its last records.
 #![forbid(unsafe_code)]
+
+mod client;
+mod connect;
+mod driver;
+mod fanout;
+mod pool;
+mod runtime;
+mod tls;
+
+pub use client::SmolClient;
+pub use driver::{CredentialFn, Handle, SmolDriver, Update};
+pub use fanout::Fanout;
+pub use runtime::SmolRuntime;

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::fs;
 use std::io::{ErrorKind, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
@@ -291,22 +290,18 @@ fn before_head(error: ureq::Error) -> TransportError {
 
 /// The certificates of the first file in `roots` that holds any; the Mozilla roots else.
 fn load_roots(roots: &TrustRoots) -> RootCerts {
-    let TrustRoots::Files(files) = roots else {
-        return RootCerts::WebPki;
-    };
-    for file in files {
-        let Ok(pem) = fs::read(file) else { continue };
-        let certs: Vec<Certificate<'static>> = parse_pem(&pem)
+    let parse = |pem: &[u8]| -> Vec<Certificate<'static>> {
+        parse_pem(pem)
             .filter_map(|item| match item {
                 Ok(PemItem::Certificate(cert)) => Some(cert),
                 _ => None,
             })
-            .collect();
-        if !certs.is_empty() {
-            return RootCerts::Specific(Arc::new(certs));
-        }
+            .collect()
+    };
+    match roots.load(parse) {
+        Some(certs) => RootCerts::Specific(Arc::new(certs)),
+        None => RootCerts::WebPki,
     }
-    RootCerts::WebPki
 }
 
 #[cfg(test)]

@@ -17,8 +17,7 @@
 
 mod client;
 mod fetch;
-mod options;
 
 pub use client::UreqClient;
+pub use cm_driver::{ClientOptions, TrustRoots, SYSTEM_BUNDLES};
 pub use fetch::UreqFetcher;
-pub use options::{ClientOptions, TrustRoots, SYSTEM_BUNDLES};

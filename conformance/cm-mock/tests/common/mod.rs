@@ -155,10 +155,12 @@ pub fn send(server: &MockServer, request: &Request) -> Response {
     Client::connect(server).send(request).expect("a response")
 }
 
-/// The base URL each format's SDK takes: Anthropic without `/v1`, OpenAI with it.
+/// The base URL each format's SDK takes: Anthropic without `/v1`, OpenAI with it, Gemini
+/// with `/v1beta`.
 pub fn endpoint(server: &MockServer, format: WireFormat) -> Endpoint {
     let base_url = match format {
         WireFormat::Anthropic => server.url(),
+        WireFormat::Gemini => format!("{}/v1beta", server.url()),
         _ => format!("{}/v1", server.url()),
     };
     Endpoint {
@@ -262,10 +264,11 @@ pub fn assemble(format: WireFormat, response: &Response) -> AssembledMessage {
     assembler.finish()
 }
 
-/// The formats cm-mock serves: all but Gemini, which it does not speak yet.
+/// The formats cm-mock serves: all four.
 #[allow(dead_code)]
-pub const SERVED_FORMATS: [WireFormat; 3] = [
+pub const SERVED_FORMATS: [WireFormat; 4] = [
     WireFormat::Anthropic,
     WireFormat::OpenaiChat,
     WireFormat::OpenaiResponses,
+    WireFormat::Gemini,
 ];

@@ -10,7 +10,9 @@
 use serde_json::{Map, Value};
 
 use super::error::{in_stream_error, is_error};
+use super::typed::FastResponse;
 use crate::message::{StopReason, Usage};
+use crate::provider::typed::{opt_str, Object};
 use crate::provider::{DecodeError, StreamEvent};
 use crate::sse;
 
@@ -57,12 +59,27 @@ struct StreamingCall {
 
 /// The last value reported for each `usageMetadata` counter.
 #[derive(Debug, Default)]
-struct Counters {
-    prompt: Option<u64>,
-    cached: Option<u64>,
-    candidates: Option<u64>,
-    thoughts: Option<u64>,
-    total: Option<u64>,
+pub(super) struct Counters {
+    pub(super) prompt: Option<u64>,
+    pub(super) cached: Option<u64>,
+    pub(super) candidates: Option<u64>,
+    pub(super) thoughts: Option<u64>,
+    pub(super) total: Option<u64>,
+}
+
+impl Counters {
+    /// The counters of a `usageMetadata` object; a count that is not an unsigned integer
+    /// is not reported.
+    fn from_map(usage: &Map<String, Value>) -> Counters {
+        let count = |key: &str| usage.get(key).and_then(Value::as_u64);
+        Counters {
+            prompt: count("promptTokenCount"),
+            cached: count("cachedContentTokenCount"),
+            candidates: count("candidatesTokenCount"),
+            thoughts: count("thoughtsTokenCount"),
+            total: count("totalTokenCount"),
+        }
+    }
 }
 
 impl StreamDecoder {
@@ -110,7 +127,7 @@ impl StreamDecoder {
             finish = non_empty_str(candidate.get("finishReason"));
         }
         if let Some(usage) = chunk.get("usageMetadata").and_then(Value::as_object) {
-            self.usage(usage, out);
+            self.usage(Counters::from_map(usage), out);
         }
         let blocked = chunk
             .get("promptFeedback")
@@ -126,10 +143,56 @@ impl StreamDecoder {
             self.last_event = format!("promptFeedback.blockReason {block}");
             self.end(StopReason::ContentFilter, out);
         } else if let Some(reason) = finish {
-            let stop = self.stop_reason(&reason, out);
-            self.last_event = format!("chunk with finishReason {reason}");
-            self.end(stop, out);
+            self.finished(&reason, out);
         }
+    }
+
+    /// [`StreamDecoder::chunk`] for a response of the usual shape, parsed without a
+    /// `Value` tree; it gives the same events.
+    fn fast_chunk(&mut self, chunk: &FastResponse<'_>, out: &mut Vec<StreamEvent>) {
+        let non_empty = |text: Option<&str>| text.filter(|t| !t.is_empty()).map(str::to_string);
+        if !self.started {
+            self.started = true;
+            self.response_id = non_empty(opt_str(&chunk.response_id));
+            out.push(StreamEvent::Start {
+                id: self.response_id.clone(),
+                model: non_empty(opt_str(&chunk.model_version)),
+            });
+        }
+        self.last_event = "chunk".into();
+        let mut finish = None;
+        for (position, Object(candidate)) in chunk.candidates.iter().flatten().enumerate() {
+            let index = candidate.index.unwrap_or(0);
+            if position > 0 || index != 0 {
+                out.push(debug(&format!(
+                    "candidate {index} skipped (only the first is read)"
+                )));
+                continue;
+            }
+            let parts = candidate
+                .content
+                .iter()
+                .flat_map(|content| content.0.parts.iter().flatten());
+            for Object(part) in parts {
+                let text = opt_str(&part.text).unwrap_or_default();
+                let signature = non_empty(opt_str(&part.thought_signature));
+                self.text_part(text, part.thought == Some(true), signature, out);
+            }
+            finish = non_empty(opt_str(&candidate.finish_reason));
+        }
+        if let Some(usage) = &chunk.usage_metadata {
+            self.usage(usage.0.counters(), out);
+        }
+        if let Some(reason) = finish {
+            self.finished(&reason, out);
+        }
+    }
+
+    /// The chunk with `finishReason` `reason` ends the response.
+    fn finished(&mut self, reason: &str, out: &mut Vec<StreamEvent>) {
+        let stop = self.stop_reason(reason, out);
+        self.last_event = format!("chunk with finishReason {reason}");
+        self.end(stop, out);
     }
 
     fn part(&mut self, part: &Map<String, Value>, out: &mut Vec<StreamEvent>) {
@@ -144,14 +207,7 @@ impl StreamDecoder {
         if let Some(text) = part.get("text") {
             let text = text.as_str().unwrap_or_default();
             let thought = part.get("thought").and_then(Value::as_bool) == Some(true);
-            if thought {
-                self.thought(text, signature, out);
-            } else {
-                if let Some(signature) = signature {
-                    self.sign_reasoning(signature, out);
-                }
-                self.text(text, out);
-            }
+            self.text_part(text, thought, signature, out);
             return;
         }
         if let Some(signature) = signature {
@@ -162,6 +218,25 @@ impl StreamDecoder {
             .find(|k| k.as_str() != "thoughtSignature")
             .map_or("empty", String::as_str);
         out.push(debug(&format!("{kind} part skipped")));
+    }
+
+    /// A part with `text`: a thought, or answer text (after which a signature it carries
+    /// signs the reasoning before it).
+    fn text_part(
+        &mut self,
+        text: &str,
+        thought: bool,
+        signature: Option<String>,
+        out: &mut Vec<StreamEvent>,
+    ) {
+        if thought {
+            self.thought(text, signature, out);
+        } else {
+            if let Some(signature) = signature {
+                self.sign_reasoning(signature, out);
+            }
+            self.text(text, out);
+        }
     }
 
     fn text(&mut self, text: &str, out: &mut Vec<StreamEvent>) {
@@ -346,15 +421,7 @@ impl StreamDecoder {
 
     /// Merges one `usageMetadata` report and emits the normalised snapshot, if it has
     /// any token count (Vertex's early chunks carry only `trafficType`).
-    fn usage(&mut self, usage: &Map<String, Value>, out: &mut Vec<StreamEvent>) {
-        let count = |key: &str| usage.get(key).and_then(Value::as_u64);
-        let reported = Counters {
-            prompt: count("promptTokenCount"),
-            cached: count("cachedContentTokenCount"),
-            candidates: count("candidatesTokenCount"),
-            thoughts: count("thoughtsTokenCount"),
-            total: count("totalTokenCount"),
-        };
+    fn usage(&mut self, reported: Counters, out: &mut Vec<StreamEvent>) {
         let u = &mut self.usage;
         let any = reported.prompt.is_some()
             || reported.cached.is_some()
@@ -424,6 +491,13 @@ impl crate::provider::StreamDecoder for StreamDecoder {
         let named_error = event.event == "error";
         if data.is_empty() && !named_error {
             return Ok(());
+        }
+        if !named_error {
+            // The hot path: a response of the usual shape, parsed without a `Value` tree.
+            if let Some(chunk) = FastResponse::parse(data) {
+                self.fast_chunk(&chunk, out);
+                return Ok(());
+            }
         }
         let value: Value = match serde_json::from_str(data) {
             Ok(value) => value,
@@ -1151,5 +1225,79 @@ mod tests {
         let mut args = Value::Object(Map::new());
         let huge = serde_json::json!({"jsonPath": "$.a[99999999999]", "numberValue": 1});
         assert!(apply_partial_arg(&mut args, &huge).is_err());
+    }
+
+    /// Feeds `payloads` to two decoders, one through the typed fast path where it takes
+    /// the response and one always through the `Value` path; returns both event lists and
+    /// whether each payload took the fast path.
+    fn both_paths(payloads: &[&str]) -> (Vec<StreamEvent>, Vec<StreamEvent>, Vec<bool>) {
+        let mut typed = StreamDecoder::new();
+        let mut general = StreamDecoder::new();
+        let (mut typed_out, mut general_out, mut fast) = (Vec::new(), Vec::new(), Vec::new());
+        for data in payloads {
+            typed.decode(&event(data, 0), &mut typed_out).unwrap();
+            fast.push(FastResponse::parse(data).is_some());
+            let value: Value = serde_json::from_str(data).unwrap();
+            match value.as_object() {
+                Some(chunk) if !is_error(&value) && !general.ended => {
+                    general.chunk(chunk, &mut general_out)
+                }
+                Some(_) if general.ended => {
+                    general_out.push(debug("payload after the finishing chunk ignored"))
+                }
+                _ => general_out.push(Error(in_stream_error(Some(&value), data.as_bytes()))),
+            }
+        }
+        (typed_out, general_out, fast)
+    }
+
+    #[test]
+    fn fast_path_gives_the_events_of_the_value_path() {
+        let payloads = [
+            r#"{"candidates":[{"content":{"parts":[{"text":"Think \"hard\"\n","thought":true}],"role":"model"},"index":0}],"modelVersion":"gemini-3-pro","responseId":"r1"}"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":"","thought":true,"thoughtSignature":"c2ln"}],"role":"model"}}]}"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":"Hel"},{"text":"lo","thought":null}]},"index":0},{"content":{"parts":[{"text":"other"}]},"index":1}],"usageMetadata":{"promptTokenCount":9,"totalTokenCount":9}}"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":" there","thoughtSignature":"c2lnMg=="}]}}],"usageMetadata":null,"responseId":""}"#,
+            r#"{"candidates":[{"content":{"parts":[]}}],"error":null}"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":""}],"role":"model"},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":9,"cachedContentTokenCount":2,"candidatesTokenCount":5,"thoughtsTokenCount":3,"totalTokenCount":17,"promptTokensDetails":[{"modality":"TEXT","tokenCount":9}]},"modelVersion":"gemini-3-pro","responseId":"r1"}"#,
+        ];
+        let (typed, general, fast) = both_paths(&payloads);
+        assert!(fast.iter().all(|f| *f), "{fast:?}");
+        assert_eq!(typed, general);
+        assert!(typed.contains(&reasoning_end(0, Some("c2ln"))));
+        assert!(typed.contains(&TextDelta {
+            part: 1,
+            text: "Hel".into()
+        }));
+        assert!(typed.contains(&Debug {
+            message: "candidate 1 skipped (only the first is read)".into()
+        }));
+        assert_eq!(typed.last(), Some(&End));
+    }
+
+    #[test]
+    fn unusual_shapes_take_the_value_path() {
+        let payloads = [
+            // A function call, a part without text, `"text": null`, a candidate that is
+            // not an object, an index that is not an unsigned integer, a text that is not a
+            // string, a duplicate key, a count that is a float, a blocked prompt, an error.
+            r#"{"candidates":[{"content":{"parts":[{"functionCall":{"name":"f","args":{}},"thoughtSignature":"s"}]}}],"responseId":"r1"}"#,
+            r#"{"candidates":[{"content":{"parts":[{"thoughtSignature":"bare"}]}}]}"#,
+            r#"{"candidates":[{"content":{"parts":[{"inlineData":{"data":"AA=="}}]}}]}"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":null}]}}]}"#,
+            r#"{"candidates":[[{"parts":[]},"STOP"]]}"#,
+            r#"{"candidates":[{"index":-1,"content":{"parts":[{"text":"a"}]}}]}"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":7}]}}]}"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":"b","text":"c"}]}}]}"#,
+            r#"{"candidates":[],"usageMetadata":{"promptTokenCount":1.5}}"#,
+            r#"{"promptFeedback":{"safetyRatings":[]},"candidates":[]}"#,
+            r#"{"error":{"code":500,"message":"boom","status":"INTERNAL"}}"#,
+        ];
+        let (typed, general, fast) = both_paths(&payloads);
+        assert!(fast.iter().all(|f| !*f), "{fast:?}");
+        assert_eq!(typed, general);
+        assert!(typed.contains(&Debug {
+            message: "inlineData part skipped".into()
+        }));
     }
 }

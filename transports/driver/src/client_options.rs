@@ -1,4 +1,7 @@
-//! What a client reads from the environment: proxies, trust roots, timeouts.
+//! What an HTTP client reads from the environment: proxies, trust roots, timeouts.
+//!
+//! Shared by every driver that owns an HTTP client (cm-ureq, cm-smol), so both pick the
+//! same proxy for a host and trust the same certificates.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -24,7 +27,7 @@ pub enum TrustRoots {
     WebPki,
 }
 
-/// How a [`UreqClient`](crate::UreqClient) connects.
+/// How a driver's HTTP client connects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientOptions {
     /// How long to wait for a TCP (and TLS) connection. There is no overall timeout: the
@@ -54,6 +57,22 @@ impl Default for ClientOptions {
             roots: TrustRoots::Files(SYSTEM_BUNDLES.iter().map(PathBuf::from).collect()),
             user_agent: concat!("cm/", env!("CARGO_PKG_VERSION")).to_string(),
         }
+    }
+}
+
+impl TrustRoots {
+    /// The certificates of the first file that holds any, each file's bytes parsed by
+    /// `parse`; `None` means "use the bundled Mozilla roots" (for [`TrustRoots::WebPki`],
+    /// or when no file exists or holds a certificate).
+    pub fn load<C>(&self, parse: impl Fn(&[u8]) -> Vec<C>) -> Option<Vec<C>> {
+        let TrustRoots::Files(files) = self else {
+            return None;
+        };
+        files
+            .iter()
+            .filter_map(|file| std::fs::read(file).ok())
+            .map(|pem| parse(&pem))
+            .find(|certs| !certs.is_empty())
     }
 }
 
@@ -214,5 +233,31 @@ mod tests {
         let plain = ClientOptions::from_lookup(env(&[]));
         assert_eq!(plain.roots, ClientOptions::default().roots);
         assert_eq!(plain.https_proxy, None);
+    }
+
+    #[test]
+    fn roots_come_from_the_first_file_that_holds_a_certificate() {
+        let dir = std::env::temp_dir().join(format!("cm-driver-roots-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (empty, full) = (dir.join("empty.pem"), dir.join("full.pem"));
+        std::fs::write(&empty, "no certificates here").unwrap();
+        std::fs::write(&full, "CERT a\nCERT b\n").unwrap();
+        let certs = |pem: &[u8]| -> Vec<String> {
+            String::from_utf8_lossy(pem)
+                .lines()
+                .filter_map(|line| line.strip_prefix("CERT ").map(str::to_string))
+                .collect()
+        };
+        let files = TrustRoots::Files(vec![dir.join("missing.pem"), empty, full]);
+        assert_eq!(
+            files.load(certs),
+            Some(vec!["a".to_string(), "b".to_string()])
+        );
+        assert_eq!(
+            TrustRoots::Files(vec![dir.join("missing.pem")]).load(certs),
+            None
+        );
+        assert_eq!(TrustRoots::WebPki.load(certs), None);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
