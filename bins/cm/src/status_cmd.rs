@@ -5,7 +5,9 @@
 //! Nothing here prints a key: a key is shown as `mask`'s first and last four characters,
 //! and `--check`'s error messages pass through [`Secrets::redact`]. `--check` asks each
 //! provider with a credential (and each configured local server) for its model list — the
-//! cheapest request that proves the endpoint and key work — and exits 1 if any failed.
+//! cheapest request that proves the endpoint and key work — and exits 1 if any failed. A
+//! stored OAuth login is first made ready as `cm run` would (refreshed when due; Copilot's
+//! exchanged for its API token), so the check proves the login too.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -23,6 +25,8 @@ use serde_json::{json, Value};
 
 use crate::args::{usage_error, Command};
 use crate::exit::{Failure, Status};
+use crate::providers::{KeySource, Provider};
+use crate::renewal::Renewal;
 use crate::secrets::Secrets;
 use crate::sessions_cmd::utc_minutes;
 use crate::{catalog_cache, config_files, help, http_get, providers};
@@ -335,7 +339,8 @@ fn check(report: &Report, env: &dyn Fn(&str) -> Option<String>) -> Vec<Check> {
             .and_then(|model| {
                 providers::resolve(&model, &report.config, env).map_err(|f| f.message)
             })
-            .map(|p| p.with_stored(report.stored.providers.get(id)));
+            .map(|p| p.with_stored(report.stored.providers.get(id)))
+            .and_then(|p| renewed(report, p));
         let provider = match resolved {
             Ok(p) if p.credential.is_some() => p,
             Ok(p) => {
@@ -361,14 +366,15 @@ fn check(report: &Report, env: &dyn Fn(&str) -> Option<String>) -> Vec<Check> {
         let request = models_request(provider.format, &endpoint);
         let url = request.url.clone();
         let format = provider.format;
+        let secrets = Secrets::gather(provider.credential.as_ref(), []);
         let handle = std::thread::spawn(move || match http_get::send(request, CHECK_LIMIT) {
             Ok(response) if response.status == 200 => parse_model_ids(&response.body)
                 .map(|ids| ids.len())
                 .map_err(|e| e.to_string()),
-            Ok(response) => Err(format!(
-                "HTTP {}",
-                format.classify_error(response.status, &Headers::new(), &response.body)
-            )),
+            Ok(response) => {
+                let error = format.classify_error(response.status, &Headers::new(), &response.body);
+                Err(secrets.redact(&format!("HTTP {error}")).into_owned())
+            }
             Err(e) => Err(e.to_string()),
         });
         handles.push((id.to_string(), url, handle));
@@ -383,6 +389,29 @@ fn check(report: &Report, env: &dyn Fn(&str) -> Option<String>) -> Vec<Check> {
                 .unwrap_or_else(|_| Err("the check failed".into())),
         })
         .collect()
+}
+
+/// A stored OAuth login made ready as `cm run` makes it: refreshed when due, and for
+/// Copilot exchanged for the API token and base URL.
+fn renewed(report: &Report, mut provider: Provider) -> Result<Provider, String> {
+    if !(provider.oauth && provider.source == Some(KeySource::Store)) {
+        return Ok(provider);
+    }
+    let Some(login) = report.stored.providers.get(&provider.id) else {
+        return Ok(provider);
+    };
+    let store = CredentialStore::new(&report.dirs.data);
+    let base = provider.endpoint.base_url.clone();
+    let renewal = Renewal::from_store(&provider.id, login, &report.config, store, &base)
+        .map_err(|f| f.message)?;
+    if let Some(renewal) = renewal {
+        let (credential, base) = renewal.first_use()?;
+        if let Some(base) = base {
+            provider.endpoint.base_url = base;
+        }
+        provider.credential = Some(credential);
+    }
+    Ok(provider)
 }
 
 fn to_text(report: &Report, checks: Option<&[Check]>) -> String {

@@ -165,3 +165,51 @@ fn check_reports_a_rejected_key_with_the_providers_reason() {
     );
     let _ = answer.join();
 }
+
+#[test]
+fn check_readies_a_copilot_login_like_run_does_and_prints_no_token() {
+    let server = cm_mock::MockServer::start_with(cm_mock::Config {
+        script: Script::from_value(json!([])).expect("valid script"),
+        oauth: cm_mock::OAuthScript {
+            github_tokens: vec!["seeded-gh-token".into()],
+            ..cm_mock::OAuthScript::default()
+        },
+        ..cm_mock::Config::default()
+    })
+    .expect("start cm-mock");
+    let sandbox = Sandbox::new("status-copilot");
+    sandbox.global_config(
+        &json!({"provider": {"github-copilot": {"oauth": {
+            "client_id": "cm-test-client",
+            "exchange_url": format!("{}/copilot_internal/v2/token", server.url()),
+        }}}})
+        .to_string(),
+    );
+    let dir = sandbox.root().join("data/cm");
+    std::fs::create_dir_all(&dir).expect("data dir");
+    let store = json!({"version": 1, "providers": {"github-copilot": {
+        "type": "oauth", "access": "seeded-gh-token"}}});
+    std::fs::write(dir.join("auth.json"), store.to_string()).expect("seed auth.json");
+
+    let run = sandbox.cm(&["status", "--check", "--json"]);
+    run.expect_code(0);
+    let value = json(&run.stdout);
+    let check = &value["checks"][0];
+    assert_eq!(check["provider"], "github-copilot");
+    assert_eq!(check["ok"], true, "{check}");
+    let paths: Vec<String> = server.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(
+        paths.first().map(String::as_str),
+        Some("/copilot_internal/v2/token")
+    );
+    assert!(
+        paths.last().is_some_and(|p| p.ends_with("/models")),
+        "{paths:?}"
+    );
+    for secret in ["seeded-gh-token", "mock-copilot-", "tid=mock"] {
+        assert!(
+            !run.stdout.contains(secret) && !run.stderr.contains(secret),
+            "{secret} leaked"
+        );
+    }
+}
