@@ -22,6 +22,9 @@ seed openai_chat_stream "$fixtures"/openai-chat/*.bin "$fixtures"/openai-chat/*.
     "$fixtures"/openai-compatible/*.sse "$fixtures"/openai-compatible/*.txt "$fixtures"/mistral/*.txt
 seed openai_responses_stream "$fixtures"/openai-responses/*.txt "$fixtures"/openai-compatible/lmstudio*.txt
 seed gemini_stream "$fixtures"/google/*.txt "$fixtures"/google/*.json
+mkdir -p corpus/model_catalog
+cp ../proto/src/model/catalog.json corpus/model_catalog/builtin.json
+printf '{"data":[{"id":"gpt-5"}],"models":[{"name":"models/x"}]}' > corpus/model_catalog/list
 mkdir -p corpus/http_response corpus/http_request
 printf 'HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n0\r\nTrailer: 1\r\n\r\n' > corpus/http_response/chunked
 printf 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello' > corpus/http_response/continue

@@ -36,6 +36,12 @@ pub enum Command {
     Auth(AuthCommand),
     /// Serve the HTTP API.
     Serve(ServeArgs),
+    /// The model catalog.
+    Models(crate::models_cmd::ModelsCommand),
+    /// What cm sees: config, credentials, directories.
+    Status(crate::status_cmd::StatusArgs),
+    /// Write AGENTS.md for this repository.
+    Init(crate::init_cmd::InitArgs),
 }
 
 /// The options of `cm serve`.
@@ -194,6 +200,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Failur
                 ))),
             },
             Some("serve") => parse_serve(&mut parser),
+            Some("models") => crate::models_cmd::parse(&mut parser),
+            Some("status") => crate::status_cmd::parse(&mut parser),
+            Some("init") => crate::init_cmd::parse(&mut parser),
             Some(other) => Err(Failure::usage(format!(
                 "unknown command `{other}`\n\
                  to run a prompt, type: cm run \"{other} ...\"\n\
@@ -219,6 +228,9 @@ fn parse_help(parser: &mut lexopt::Parser) -> Result<Command, Failure> {
         Some(Value(topic)) if topic == "auth" => Ok(Command::Help(help::AUTH)),
         Some(Value(topic)) if topic == "tui" => Ok(Command::Help(help::TUI)),
         Some(Value(topic)) if topic == "serve" => Ok(Command::Help(help::SERVE)),
+        Some(Value(topic)) if topic == "models" => Ok(Command::Help(help::MODELS)),
+        Some(Value(topic)) if topic == "status" => Ok(Command::Help(help::STATUS)),
+        Some(Value(topic)) if topic == "init" => Ok(Command::Help(help::INIT)),
         Some(other) => Err(Failure::usage(format!(
             "no help for {}; type `cm help run` or `cm --help`",
             describe(&other)
@@ -506,7 +518,11 @@ fn parse_sessions(parser: &mut lexopt::Parser) -> Result<Command, Failure> {
 }
 
 /// The value of an option that takes one, as UTF-8 text.
-fn text_value(parser: &mut lexopt::Parser, option: &str, example: &str) -> Result<String, Failure> {
+pub(crate) fn text_value(
+    parser: &mut lexopt::Parser,
+    option: &str,
+    example: &str,
+) -> Result<String, Failure> {
     let value = parser
         .value()
         .map_err(|_| Failure::usage(format!("{option} needs a value; type e.g. `{example}`")))?;
@@ -539,7 +555,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
     previous.last().copied().unwrap_or(0)
 }
 
-fn usage_error(error: lexopt::Error, help: &str) -> Failure {
+/// A lexopt error as a usage failure that points at `help`.
+pub(crate) fn usage_error(error: lexopt::Error, help: &str) -> Failure {
     Failure::usage(format!("{error}; see `{help}`"))
 }
 

@@ -15,6 +15,9 @@ Usage:
   cm sessions [COMMAND]       list, show, export or delete sessions (`cm sessions --help`)
   cm auth [COMMAND]           store, list or remove provider keys (`cm auth --help`)
   cm serve [OPTIONS]          an HTTP API for editors and scripts (`cm serve --help`)
+  cm models [COMMAND]         the models cm knows, their limits and prices (`cm models --help`)
+  cm status [--check]         config, credentials (masked), directories; --check tries them
+  cm init                     have the model write AGENTS.md for this repository
   cm help [COMMAND]           show help for a command
   cm --version                print the version
 
@@ -226,4 +229,100 @@ rules apply as in `cm run`: a question becomes a permission_asked event and wait
 the answer. SIGINT or SIGTERM stops cleanly (running turns are aborted and saved).
 
 Config: {\"server\": {\"hosts\": [\"cm.internal\"], \"cors\": [\"http://localhost:5173\"]}}
+";
+
+/// `cm models --help`.
+pub const MODELS: &str = "\
+cm models — the models cm knows: context, output limit, prices and what they can do
+
+Usage:
+  cm models [list] [--provider ID] [--json]   every known model, or one provider's
+  cm models info MODEL [--json]               one model in full; MODEL is PROVIDER/MODEL
+                                              or a bare id (an id several providers
+                                              have lists them, exit 2)
+  cm models refresh                           fetch the current catalog from models.dev
+
+Examples:
+  cm models list --provider anthropic
+  cm models info claude-sonnet-4-5
+  cm models info gpt-4.1                     two providers have it: exit 2, both listed
+  cm models info github-copilot/gpt-4.1
+  cm models list --provider ollama            the models your local Ollama serves
+  cm models --json | jq -r '.models[].id'
+
+Columns: CONTEXT and OUTPUT in tokens; prices in US dollars per million tokens for
+input/output and cache read/write; CAN lists tools, reasoning and images. A model marked
+(config) has settings from config over the catalog's; (server) came from a local server.
+
+The catalog is built in (a dated snapshot of models.dev's data, named at the bottom of
+the list) and works offline. `refresh` saves models.dev's current one in
+$XDG_DATA_HOME/cm/models.json and cm uses it over the built-in one from then on; when
+offline it fails (exit 1) and changes nothing. CM_MODELS_URL fetches from elsewhere.
+Local servers (ollama, lmstudio, llama-cpp) are asked for their models at their base URL
+(config provider.ID.base_url, else the default port on 127.0.0.1) and are given 300 ms.
+
+Models the catalog lacks work too (cm run --model ID/MODEL); give their limits and prices
+in config:
+  \"provider\": {\"ollama\": {\"models\": {\"qwen3\": {\"context\": 32768, \"output\": 8192,
+               \"price\": {\"input\": 0, \"output\": 0}, \"images\": false}}}}
+
+Exit codes: 0 done · 1 refresh failed · 2 unknown or ambiguous model or provider
+";
+
+/// `cm status --help`.
+pub const STATUS: &str = "\
+cm status — what cm sees: version, config files, credentials, default model, directories
+
+Usage: cm status [--json] [--check]
+
+Shows:
+  the config files read (and any error in them, as file:line:column),
+  the default model and why it is the default,
+  each provider with a credential: method, source (env VAR, config or store) and the
+  key as its first and last 4 characters only,
+  where cm keeps config, data and state, and how many sessions it keeps,
+  which model catalog is in use.
+
+Options:
+  --json    one JSON object (keys: version, config_files, default_model, providers,
+            directories, sessions, catalog, checks)
+  --check   also ask each provider with a credential (and each configured local server)
+            for its model list, the cheapest request there is; reports ok or why not,
+            and exits 1 if any failed (or a config file has an error)
+
+Examples:
+  cm status
+  cm status --check          after `cm auth login`, to see that the key works
+  cm status --json | jq .providers
+
+Exit codes: 0 done · 1 a check failed · 2 usage error
+";
+
+/// `cm init --help`.
+pub const INIT: &str = "\
+cm init — let the model study this repository and write AGENTS.md
+
+Usage: cm init [--model PROVIDER/MODEL] [--yes] [--write-config] [-q]
+
+AGENTS.md tells coding agents (cm included: it reads AGENTS.md into its system prompt)
+how to build and test the project, how it is laid out and which conventions it follows.
+cm init runs one agent task, like `cm run`, that reads the README, the build files and
+some sources, then writes AGENTS.md at the repository root. Writing AGENTS.md is allowed
+without asking; any other change or command asks first, as in `cm run`.
+
+Options:
+  -m, --model PROVIDER/MODEL   the model (default: as for `cm run`)
+  -y, --yes, --force           replace an existing AGENTS.md without asking (without a
+                               terminal, cm init refuses to replace one otherwise)
+      --write-config           record the model in the project's cm.json (\"model\")
+  -q, --quiet                  print only the model's answer
+
+Examples:
+  cm init
+  cm init --model openai/gpt-5 --write-config
+  cm init --yes                 regenerate AGENTS.md
+
+Exit codes: 0 done (or kept as it was) · 1 the task failed or wrote nothing ·
+2 usage or configuration error, or AGENTS.md exists without a terminal or --yes ·
+130 interrupted
 ";

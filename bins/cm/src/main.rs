@@ -7,13 +7,16 @@
 //! ([`interrupt`]). Every way out is an exit code ([`exit`]). `cm` alone is the
 //! full-screen UI ([`tui`]) over the same pieces (`cm chat` is the line-mode [`chat`]);
 //! `cm sessions` reads the logs ([`sessions_cmd`]); `cm auth` keeps provider keys
-//! ([`auth_cmd`]); `cm serve` is the HTTP API ([`serve`]).
+//! ([`auth_cmd`]); `cm serve` is the HTTP API ([`serve`]); `cm models` shows the model
+//! catalog ([`models_cmd`], [`catalog_cache`]), `cm status` what cm sees ([`status_cmd`])
+//! and `cm init` writes AGENTS.md ([`init_cmd`]).
 #![forbid(unsafe_code)]
 
 mod args;
 mod ask;
 mod attach;
 mod auth_cmd;
+mod catalog_cache;
 mod chat;
 mod config_files;
 mod debug_log;
@@ -21,7 +24,10 @@ mod drive;
 mod exit;
 mod fetch_once;
 mod help;
+mod http_get;
+mod init_cmd;
 mod interrupt;
+mod models_cmd;
 mod oauth_login;
 mod oauth_settings;
 mod output;
@@ -34,6 +40,7 @@ mod serve;
 mod sessions;
 mod sessions_cmd;
 mod spinner;
+mod status_cmd;
 mod system_prompt;
 #[cfg(test)]
 #[path = "../../../transports/host/src/test_dir.rs"]
@@ -65,6 +72,9 @@ fn main() -> ExitCode {
         Command::Run(run_args) => run::main(&run_args).into(),
         Command::Sessions(command) => sessions_cmd::main(&command).into(),
         Command::Auth(command) => auth_cmd::main(&command).into(),
+        Command::Models(command) => models_cmd::main(&command).into(),
+        Command::Status(status_args) => status_cmd::main(&status_args).into(),
+        Command::Init(init_args) => init_cmd::main(&init_args).into(),
         Command::Serve(serve_args) => serve::main(&serve_args).into(),
         Command::Tui(run_args) => on_terminal(|| tui::main(&run_args)),
         Command::LineChat => on_terminal(chat::main),

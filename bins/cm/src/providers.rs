@@ -278,7 +278,12 @@ pub fn resolve(
         }
         (Some(_), None) => Some(KeySource::Config),
     };
-    let info = model::resolve(id, &model.model, config.model_config(id, &model.model));
+    let info = model::apply_config(
+        crate::catalog_cache::current()
+            .get(id, &model.model)
+            .map(|m| m.info),
+        config.model_config(id, &model.model),
+    );
     Ok(Provider {
         id: id.to_string(),
         model: model.model.clone(),

