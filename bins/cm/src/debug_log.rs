@@ -380,4 +380,61 @@ mod tests {
         assert!(!wanted(false, Some("info")));
         assert!(!wanted(false, None));
     }
+
+    /// Answers 200 at once, or (`stall`) never answers.
+    struct Exchange {
+        stall: bool,
+    }
+
+    impl Exchanges for Exchange {
+        fn start(&self, id: HttpId, _: Request, inputs: AsyncSender<Input>) -> Task<()> {
+            let stall = self.stall;
+            smol::spawn(async move {
+                if stall {
+                    return smol::future::pending().await;
+                }
+                let head = cm_proto::http::ResponseHead {
+                    status: 200,
+                    reason: "OK".into(),
+                    headers: Headers::new(),
+                };
+                let _ = inputs.send(Input::HttpHead(id, head)).await;
+                let _ = inputs.send(Input::HttpBody(id, b"{}".to_vec())).await;
+                let _ = inputs.send(Input::HttpEnd(id)).await;
+            })
+        }
+    }
+
+    #[test]
+    fn exchanges_on_smol_are_logged_to_their_end_or_their_cancellation() {
+        let dir = crate::test_dir::TestDir::new("debug-log-smol");
+        let log = DebugLog::open(dir.path(), Secrets::default()).unwrap();
+        let request = || Request {
+            method: cm_proto::http::Method::Post,
+            url: "http://127.0.0.1:9/v1/messages?key=sekrit".into(),
+            headers: [("x-api-key", "sk-sekrit")].into_iter().collect(),
+            body: b"{}".to_vec(),
+        };
+        let answered = LoggingExchanges::new(Exchange { stall: false }, Some(log.clone()));
+        let (inputs, received) = async_channel::unbounded();
+        smol::block_on(answered.start(HttpId(1), request(), inputs));
+        assert_eq!(received.len(), 3, "every input is passed on");
+
+        let stalled = LoggingExchanges::new(Exchange { stall: true }, Some(log.clone()));
+        let (inputs, _received) = async_channel::unbounded();
+        smol::block_on(async {
+            let task = stalled.start(HttpId(2), request(), inputs);
+            smol::Timer::after(std::time::Duration::from_millis(20)).await;
+            task.cancel().await;
+        });
+
+        let text = std::fs::read_to_string(log.path()).unwrap();
+        assert!(text.contains("http 1 request POST"), "{text}");
+        assert!(text.contains("http 1 response 200 OK"), "{text}");
+        assert!(text.contains("http 1 end after"), "{text}");
+        assert!(text.contains("http 2 request POST"), "{text}");
+        assert!(text.contains("http 2 cancelled"), "{text}");
+        assert!(!text.contains("http 1 cancelled"), "{text}");
+        assert!(!text.contains("sekrit"), "{text}");
+    }
 }

@@ -613,4 +613,76 @@ mod tests {
         assert!(matches!(&got[0], Input::HttpHead(_, head) if head.status == 200));
         assert!(matches!(&got[2], Input::HttpEnd(HttpId(7))));
     }
+
+    impl Exchanges for Answering {
+        fn start(&self, id: HttpId, request: Request, inputs: AsyncSender<Input>) -> Task<()> {
+            lock(&self.sent).push(request);
+            let head = ResponseHead {
+                status: self.status,
+                reason: String::new(),
+                headers: Headers::new(),
+            };
+            smol::spawn(async move {
+                let _ = inputs.send(Input::HttpHead(id, head)).await;
+                let _ = inputs.send(Input::HttpBody(id, b"{}".to_vec())).await;
+                let _ = inputs.send(Input::HttpEnd(id)).await;
+            })
+        }
+    }
+
+    /// [`exchange`] through [`RenewingExchanges`] on smol.
+    fn exchange_async(status: u16, renewal: Option<Renewal>) -> (Vec<Input>, Vec<Request>) {
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let http = RenewingExchanges::new(
+            Answering {
+                status,
+                sent: Arc::clone(&sent),
+            },
+            renewal,
+        );
+        let (inputs, received) = async_channel::unbounded();
+        let request = request("https://a.example/v1/x", "old-token");
+        smol::block_on(http.start(HttpId(7), request, inputs));
+        let got: Vec<Input> = std::iter::from_fn(|| received.try_recv().ok()).collect();
+        let sent = lock(&sent).clone();
+        (got, sent)
+    }
+
+    #[test]
+    fn on_smol_too_a_401_without_a_way_to_renew_says_to_log_in_again() {
+        let dir = TestDir::new("renewal-smol-401");
+        let store = CredentialStore::new(dir.path());
+        let renewal = Renewal::with_login(login("old-token"), store, "https://a.example/v1");
+        let (got, sent) = exchange_async(401, Some(renewal));
+        assert_eq!(sent.len(), 1, "nothing to renew, so no retry");
+        let [Input::HttpHead(_, head), Input::HttpBody(_, body), Input::HttpEnd(HttpId(7))] =
+            &got[..]
+        else {
+            panic!("a whole answer: {got:?}");
+        };
+        assert_eq!(head.status, 401);
+        let body: serde_json::Value = serde_json::from_slice(body).unwrap();
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("`cm auth login acme`"),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn on_smol_a_success_or_a_request_without_a_login_passes_as_it_came() {
+        let dir = TestDir::new("renewal-smol-ok");
+        let store = CredentialStore::new(dir.path());
+        let renewal = Renewal::with_login(login("old-token"), store, "https://a.example/v1");
+        let (got, sent) = exchange_async(200, Some(renewal));
+        assert_eq!(sent.len(), 1);
+        assert!(matches!(&got[0], Input::HttpHead(_, head) if head.status == 200));
+        assert!(matches!(&got[2], Input::HttpEnd(HttpId(7))));
+
+        let (got, sent) = exchange_async(401, None);
+        assert_eq!((got.len(), sent.len()), (3, 1));
+        assert!(matches!(&got[0], Input::HttpHead(_, head) if head.status == 401));
+    }
 }
