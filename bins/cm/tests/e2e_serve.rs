@@ -301,6 +301,25 @@ fn abort_stops_a_running_turn_and_keeps_the_session() {
 }
 
 #[test]
+fn an_abort_sent_as_the_turn_starts_is_not_lost() {
+    let model = mock(json!([{"text": "never", "fault": {"stall": true}}]));
+    let sandbox = sandbox("serve-abort-early", &model);
+    let server = Server::start(&sandbox, &[]);
+    let id = new_session(&server);
+    let mut events = server.events(&format!("/sessions/{id}/events"), None);
+    let accepted = server.request(
+        "POST",
+        &format!("/sessions/{id}/messages"),
+        Some(&json!({"text": "take forever"})),
+    );
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    let aborted = server.request("POST", &format!("/sessions/{id}/abort"), None);
+    assert_eq!(aborted.status, 202, "{}", aborted.body);
+    let done = events.until("turn_done").pop().unwrap();
+    assert_eq!(done.data["end"], "aborted", "{}", done.data);
+}
+
+#[test]
 fn the_token_is_required_except_for_health() {
     let model = mock(json!([]));
     let sandbox = sandbox("serve-auth", &model);

@@ -9,6 +9,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use cm_driver::{Runtime, ToolHost};
@@ -106,15 +107,21 @@ impl SmolEngine {
 }
 
 /// A running turn, steered through its driver's handle.
-struct HandleControl(Handle);
+struct HandleControl {
+    handle: Handle,
+    /// Set by [`TurnControl::abort`]: an abort sent before the turn began was discarded
+    /// with the driver's stale inputs, so the turn sends it again once it has begun.
+    aborted: Arc<AtomicBool>,
+}
 
 impl TurnControl for HandleControl {
     fn abort(&self) {
-        self.0.abort();
+        self.aborted.store(true, Ordering::SeqCst);
+        self.handle.abort();
     }
 
     fn answer(&self, id: AskId, decision: Decision) {
-        self.0.answer(id, decision);
+        self.handle.answer(id, decision);
     }
 }
 
@@ -133,9 +140,25 @@ impl TurnEngine for SmolEngine {
         let handle = driver.handle();
         // Subscribed before the turn starts, so no update is missed.
         let updates = handle.subscribe_unbounded();
-        smol::spawn(run(driver, core, parts, updates, events)).detach();
-        Arc::new(HandleControl(handle))
+        let control = HandleControl {
+            handle,
+            aborted: Arc::new(AtomicBool::new(false)),
+        };
+        let turn = Steering {
+            updates,
+            handle: control.handle.clone(),
+            aborted: Arc::clone(&control.aborted),
+        };
+        smol::spawn(run(driver, core, parts, turn, events)).detach();
+        Arc::new(control)
     }
+}
+
+/// The turn's side of its [`HandleControl`]: its updates, and the abort to repeat.
+struct Steering {
+    updates: async_channel::Receiver<Update>,
+    handle: Handle,
+    aborted: Arc<AtomicBool>,
 }
 
 /// Runs one turn, relaying its events as they come, then reports how it ended.
@@ -143,9 +166,10 @@ async fn run<H: Exchanges>(
     mut driver: SmolDriver<H>,
     mut core: SessionCore,
     parts: Vec<Part>,
-    updates: async_channel::Receiver<Update>,
+    steering: Steering,
     events: async_channel::Sender<TurnEvent>,
 ) {
+    let updates = &steering.updates;
     let debug = core.debug.clone();
     let relay = |update: Update| {
         let Update::Event(event) = update else {
@@ -165,7 +189,13 @@ async fn run<H: Exchanges>(
             secrets: &secrets,
         };
         let relaying = async {
+            let mut reaborted = false;
             while let Ok(update) = updates.recv().await {
+                // The first update comes after the driver discarded its stale inputs.
+                if !reaborted && steering.aborted.load(Ordering::SeqCst) {
+                    reaborted = true;
+                    steering.handle.abort();
+                }
                 if let Some(event) = relay(update) {
                     let _ = events.send(event).await;
                 }
