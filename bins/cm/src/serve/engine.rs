@@ -189,12 +189,14 @@ async fn run<H: Exchanges>(
             secrets: &secrets,
         };
         let relaying = async {
-            let mut reaborted = false;
+            let mut begun = false;
             while let Ok(update) = updates.recv().await {
                 // The first update comes after the driver discarded its stale inputs.
-                if !reaborted && steering.aborted.load(Ordering::SeqCst) {
-                    reaborted = true;
-                    steering.handle.abort();
+                if !begun {
+                    begun = true;
+                    if steering.aborted.load(Ordering::SeqCst) {
+                        steering.handle.abort();
+                    }
                 }
                 if let Some(event) = relay(update) {
                     let _ = events.send(event).await;
