@@ -16,9 +16,12 @@ use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use async_channel::Sender as AsyncSender;
 use cm_driver::{HttpClient, Input};
 use cm_proto::agent::{Event, HttpId};
 use cm_proto::http::{Headers, Request};
+use cm_smol::Exchanges;
+use smol::Task;
 
 use crate::secrets::Secrets;
 use crate::sessions_cmd::civil_from_days;
@@ -190,11 +193,18 @@ impl<H> LoggingHttp<H> {
     }
 }
 
-impl<H: HttpClient> HttpClient for LoggingHttp<H> {
-    fn start(&mut self, id: HttpId, request: Request, inputs: Sender<Input>) {
-        let Some(log) = &self.log else {
-            return self.inner.start(id, request, inputs);
-        };
+/// What the log notes about one exchange as its inputs pass by: the request, the
+/// response head, the body's size and how it ended.
+struct ExchangeNotes {
+    log: DebugLog,
+    id: HttpId,
+    started: Instant,
+    body_bytes: usize,
+}
+
+impl ExchangeNotes {
+    /// Notes `request` going out as exchange `id`.
+    fn start(log: &DebugLog, id: HttpId, request: &Request) -> ExchangeNotes {
         log.line(&format!(
             "http {} request {} {} headers [{}] body {} bytes",
             id.0,
@@ -203,39 +213,54 @@ impl<H: HttpClient> HttpClient for LoggingHttp<H> {
             redact_headers(&request.headers),
             request.body.len()
         ));
+        ExchangeNotes {
+            log: log.clone(),
+            id,
+            started: Instant::now(),
+            body_bytes: 0,
+        }
+    }
+
+    fn note(&mut self, input: &Input) {
+        let ms = self.started.elapsed().as_millis();
+        let id = self.id.0;
+        match input {
+            Input::HttpHead(_, head) => self.log.line(&format!(
+                "http {id} response {} {} after {ms} ms headers [{}]",
+                head.status,
+                head.reason,
+                redact_headers(&head.headers)
+            )),
+            Input::HttpBody(_, bytes) => {
+                self.body_bytes = self.body_bytes.saturating_add(bytes.len())
+            }
+            Input::HttpEnd(_) => self.log.line(&format!(
+                "http {id} end after {ms} ms, body {} bytes",
+                self.body_bytes
+            )),
+            Input::HttpError(_, error) => self.log.line(&format!(
+                "http {id} error after {ms} ms: {}",
+                redact_url(&format!("{error:?}"))
+            )),
+            _ => {}
+        }
+    }
+}
+
+impl<H: HttpClient> HttpClient for LoggingHttp<H> {
+    fn start(&mut self, id: HttpId, request: Request, inputs: Sender<Input>) {
+        let Some(log) = &self.log else {
+            return self.inner.start(id, request, inputs);
+        };
+        let mut notes = ExchangeNotes::start(log, id, &request);
         let (sender, receiver) = mpsc::channel::<Input>();
-        let log = log.clone();
         let to_driver = inputs.clone();
-        let started = Instant::now();
         // Forwards the exchange's inputs to the driver, noting the metadata on the way.
         let forwarded = std::thread::Builder::new()
             .name("cm-debug-http".into())
             .spawn(move || {
-                let mut body_bytes: usize = 0;
                 for input in receiver {
-                    let ms = started.elapsed().as_millis();
-                    match &input {
-                        Input::HttpHead(_, head) => log.line(&format!(
-                            "http {} response {} {} after {ms} ms headers [{}]",
-                            id.0,
-                            head.status,
-                            head.reason,
-                            redact_headers(&head.headers)
-                        )),
-                        Input::HttpBody(_, bytes) => {
-                            body_bytes = body_bytes.saturating_add(bytes.len())
-                        }
-                        Input::HttpEnd(_) => log.line(&format!(
-                            "http {} end after {ms} ms, body {body_bytes} bytes",
-                            id.0
-                        )),
-                        Input::HttpError(_, error) => log.line(&format!(
-                            "http {} error after {ms} ms: {}",
-                            id.0,
-                            redact_url(&format!("{error:?}"))
-                        )),
-                        _ => {}
-                    }
+                    notes.note(&input);
                     if to_driver.send(input).is_err() {
                         break;
                     }
@@ -253,6 +278,60 @@ impl<H: HttpClient> HttpClient for LoggingHttp<H> {
             log.line(&format!("http {} cancelled", id.0));
         }
         self.inner.cancel(id);
+    }
+}
+
+/// [`LoggingHttp`] for cm-smol's driver: logs the exchanges of `inner` (when there is a
+/// log) on their way through; an exchange dropped before its end is logged cancelled.
+pub struct LoggingExchanges<H> {
+    inner: H,
+    log: Option<DebugLog>,
+}
+
+impl<H> LoggingExchanges<H> {
+    /// Wraps `inner`; with no log it only passes exchanges through.
+    pub fn new(inner: H, log: Option<DebugLog>) -> LoggingExchanges<H> {
+        LoggingExchanges { inner, log }
+    }
+}
+
+/// The notes of an exchange on cm-smol, which logs it cancelled when dropped before its end.
+struct Watched {
+    notes: ExchangeNotes,
+    ended: bool,
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.notes
+                .log
+                .line(&format!("http {} cancelled", self.notes.id.0));
+        }
+    }
+}
+
+impl<H: Exchanges> Exchanges for LoggingExchanges<H> {
+    fn start(&self, id: HttpId, request: Request, inputs: AsyncSender<Input>) -> Task<()> {
+        let Some(log) = &self.log else {
+            return self.inner.start(id, request, inputs);
+        };
+        let mut watched = Watched {
+            notes: ExchangeNotes::start(log, id, &request),
+            ended: false,
+        };
+        let (sender, answers) = async_channel::unbounded();
+        let exchange = self.inner.start(id, request, sender);
+        smol::spawn(async move {
+            let _exchange = exchange;
+            while let Ok(input) = answers.recv().await {
+                watched.notes.note(&input);
+                watched.ended = matches!(input, Input::HttpEnd(_) | Input::HttpError(..));
+                if inputs.send(input).await.is_err() {
+                    return;
+                }
+            }
+        })
     }
 }
 
@@ -300,5 +379,62 @@ mod tests {
         assert!(wanted(false, Some("debug")));
         assert!(!wanted(false, Some("info")));
         assert!(!wanted(false, None));
+    }
+
+    /// Answers 200 at once, or (`stall`) never answers.
+    struct Exchange {
+        stall: bool,
+    }
+
+    impl Exchanges for Exchange {
+        fn start(&self, id: HttpId, _: Request, inputs: AsyncSender<Input>) -> Task<()> {
+            let stall = self.stall;
+            smol::spawn(async move {
+                if stall {
+                    return smol::future::pending().await;
+                }
+                let head = cm_proto::http::ResponseHead {
+                    status: 200,
+                    reason: "OK".into(),
+                    headers: Headers::new(),
+                };
+                let _ = inputs.send(Input::HttpHead(id, head)).await;
+                let _ = inputs.send(Input::HttpBody(id, b"{}".to_vec())).await;
+                let _ = inputs.send(Input::HttpEnd(id)).await;
+            })
+        }
+    }
+
+    #[test]
+    fn exchanges_on_smol_are_logged_to_their_end_or_their_cancellation() {
+        let dir = crate::test_dir::TestDir::new("debug-log-smol");
+        let log = DebugLog::open(dir.path(), Secrets::default()).unwrap();
+        let request = || Request {
+            method: cm_proto::http::Method::Post,
+            url: "http://127.0.0.1:9/v1/messages?key=sekrit".into(),
+            headers: [("x-api-key", "sk-sekrit")].into_iter().collect(),
+            body: b"{}".to_vec(),
+        };
+        let answered = LoggingExchanges::new(Exchange { stall: false }, Some(log.clone()));
+        let (inputs, received) = async_channel::unbounded();
+        smol::block_on(answered.start(HttpId(1), request(), inputs));
+        assert_eq!(received.len(), 3, "every input is passed on");
+
+        let stalled = LoggingExchanges::new(Exchange { stall: true }, Some(log.clone()));
+        let (inputs, _received) = async_channel::unbounded();
+        smol::block_on(async {
+            let task = stalled.start(HttpId(2), request(), inputs);
+            smol::Timer::after(std::time::Duration::from_millis(20)).await;
+            task.cancel().await;
+        });
+
+        let text = std::fs::read_to_string(log.path()).unwrap();
+        assert!(text.contains("http 1 request POST"), "{text}");
+        assert!(text.contains("http 1 response 200 OK"), "{text}");
+        assert!(text.contains("http 1 end after"), "{text}");
+        assert!(text.contains("http 2 request POST"), "{text}");
+        assert!(text.contains("http 2 cancelled"), "{text}");
+        assert!(!text.contains("http 1 cancelled"), "{text}");
+        assert!(!text.contains("sekrit"), "{text}");
     }
 }

@@ -8,9 +8,13 @@
 //! (an expired or revoked refresh token), the agent receives a 401 whose message says to
 //! run `cm auth login PROVIDER`. Renewed OAuth tokens are written back to `auth.json`
 //! (atomically, by the credential store); a Copilot token lives only in memory.
+//! [`RenewingExchanges`] does the same around cm-smol's async exchanges (`cm serve`),
+//! renewing on smol's blocking threads since a renewal is a blocking request.
 
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use async_channel::Sender as AsyncSender;
 
 use cm_driver::{HttpClient, Input};
 use cm_host::{CredentialStore, Secret, StoredCredential};
@@ -19,6 +23,8 @@ use cm_proto::auth::{Readiness, Refresher, Renew, StoredLogin, Token};
 use cm_proto::config::Config;
 use cm_proto::http::{Headers, Request, ResponseHead};
 use cm_proto::provider::Credential;
+use cm_smol::Exchanges;
+use smol::Task;
 
 use crate::exit::Failure;
 use crate::fetch_once::fetch;
@@ -306,7 +312,7 @@ fn lock<H>(inner: &Mutex<H>) -> MutexGuard<'_, H> {
 
 /// The answer the agent receives when the login cannot be renewed: a 401 whose message
 /// says what to do, in a shape every wire format's error parser reads.
-fn refused(id: HttpId, message: &str, inputs: &Sender<Input>) {
+fn refusal(id: HttpId, message: &str) -> [Input; 3] {
     let head = ResponseHead {
         status: 401,
         reason: "Unauthorized".into(),
@@ -317,9 +323,17 @@ fn refused(id: HttpId, message: &str, inputs: &Sender<Input>) {
         "error": {"type": "authentication_error", "code": 401,
                   "status": "UNAUTHENTICATED", "message": message},
     });
-    let _ = inputs.send(Input::HttpHead(id, head));
-    let _ = inputs.send(Input::HttpBody(id, body.to_string().into_bytes()));
-    let _ = inputs.send(Input::HttpEnd(id));
+    [
+        Input::HttpHead(id, head),
+        Input::HttpBody(id, body.to_string().into_bytes()),
+        Input::HttpEnd(id),
+    ]
+}
+
+fn refused(id: HttpId, message: &str, inputs: &Sender<Input>) {
+    for input in refusal(id, message) {
+        let _ = inputs.send(input);
+    }
 }
 
 impl<H: HttpClient + Send + 'static> HttpClient for RenewingHttp<H> {
@@ -372,6 +386,100 @@ impl<H: HttpClient + Send + 'static> HttpClient for RenewingHttp<H> {
 
     fn cancel(&mut self, id: HttpId) {
         lock(&self.inner).cancel(id);
+    }
+}
+
+/// [`RenewingHttp`] for cm-smol's driver: renews the login around the exchanges of
+/// `inner` (see the module); without a renewal it only passes them through.
+pub struct RenewingExchanges<H> {
+    inner: Arc<H>,
+    renewal: Option<Renewal>,
+}
+
+impl<H> RenewingExchanges<H> {
+    /// Wraps `inner`; without a renewal it only passes exchanges through.
+    pub fn new(inner: H, renewal: Option<Renewal>) -> RenewingExchanges<H> {
+        RenewingExchanges {
+            inner: Arc::new(inner),
+            renewal,
+        }
+    }
+}
+
+impl<H: Exchanges + Sync> Exchanges for RenewingExchanges<H> {
+    fn start(&self, id: HttpId, request: Request, inputs: AsyncSender<Input>) -> Task<()> {
+        let Some(renewal) = self.renewal.clone() else {
+            return self.inner.start(id, request, inputs);
+        };
+        let inner = Arc::clone(&self.inner);
+        smol::spawn(async move { renewed_exchange(&*inner, renewal, id, request, &inputs).await })
+    }
+}
+
+/// The credential renewed when due, put into `request`, on a blocking thread; `after_401`
+/// renews because the last answer was a 401.
+async fn patched(renewal: &Renewal, request: Request, after_401: bool) -> Result<Request, String> {
+    let renewal = renewal.clone();
+    smol::unblock(move || {
+        let mut request = request;
+        let credential = if after_401 {
+            renewal.after_unauthorized()?
+        } else {
+            renewal.ready()?.0
+        };
+        renewal.patch(&mut request, &credential);
+        Ok(request)
+    })
+    .await
+}
+
+async fn renewed_exchange<H: Exchanges>(
+    inner: &H,
+    renewal: Renewal,
+    id: HttpId,
+    request: Request,
+    inputs: &AsyncSender<Input>,
+) {
+    let mut request = match patched(&renewal, request, false).await {
+        Ok(request) => request,
+        Err(message) => return refused_async(id, &message, inputs).await,
+    };
+    let mut retried = false;
+    loop {
+        let (sender, answers) = async_channel::unbounded();
+        // Dropping the task (a 401 to retry, or this exchange cancelled) cancels it.
+        let _exchange = inner.start(id, request.clone(), sender);
+        let mut unauthorized = false;
+        while let Ok(input) = answers.recv().await {
+            if let Input::HttpHead(_, head) = &input {
+                if head.status == 401 && !retried {
+                    unauthorized = true;
+                    break;
+                }
+                if head.status != 401 {
+                    renewal.succeeded();
+                }
+            }
+            if inputs.send(input).await.is_err() {
+                return;
+            }
+        }
+        if !unauthorized {
+            return;
+        }
+        retried = true;
+        request = match patched(&renewal, request, true).await {
+            Ok(request) => request,
+            Err(message) => return refused_async(id, &message, inputs).await,
+        };
+    }
+}
+
+async fn refused_async(id: HttpId, message: &str, inputs: &AsyncSender<Input>) {
+    for input in refusal(id, message) {
+        if inputs.send(input).await.is_err() {
+            return;
+        }
     }
 }
 
@@ -504,5 +612,77 @@ mod tests {
         assert_eq!(sent.len(), 1);
         assert!(matches!(&got[0], Input::HttpHead(_, head) if head.status == 200));
         assert!(matches!(&got[2], Input::HttpEnd(HttpId(7))));
+    }
+
+    impl Exchanges for Answering {
+        fn start(&self, id: HttpId, request: Request, inputs: AsyncSender<Input>) -> Task<()> {
+            lock(&self.sent).push(request);
+            let head = ResponseHead {
+                status: self.status,
+                reason: String::new(),
+                headers: Headers::new(),
+            };
+            smol::spawn(async move {
+                let _ = inputs.send(Input::HttpHead(id, head)).await;
+                let _ = inputs.send(Input::HttpBody(id, b"{}".to_vec())).await;
+                let _ = inputs.send(Input::HttpEnd(id)).await;
+            })
+        }
+    }
+
+    /// [`exchange`] through [`RenewingExchanges`] on smol.
+    fn exchange_async(status: u16, renewal: Option<Renewal>) -> (Vec<Input>, Vec<Request>) {
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let http = RenewingExchanges::new(
+            Answering {
+                status,
+                sent: Arc::clone(&sent),
+            },
+            renewal,
+        );
+        let (inputs, received) = async_channel::unbounded();
+        let request = request("https://a.example/v1/x", "old-token");
+        smol::block_on(http.start(HttpId(7), request, inputs));
+        let got: Vec<Input> = std::iter::from_fn(|| received.try_recv().ok()).collect();
+        let sent = lock(&sent).clone();
+        (got, sent)
+    }
+
+    #[test]
+    fn on_smol_too_a_401_without_a_way_to_renew_says_to_log_in_again() {
+        let dir = TestDir::new("renewal-smol-401");
+        let store = CredentialStore::new(dir.path());
+        let renewal = Renewal::with_login(login("old-token"), store, "https://a.example/v1");
+        let (got, sent) = exchange_async(401, Some(renewal));
+        assert_eq!(sent.len(), 1, "nothing to renew, so no retry");
+        let [Input::HttpHead(_, head), Input::HttpBody(_, body), Input::HttpEnd(HttpId(7))] =
+            &got[..]
+        else {
+            panic!("a whole answer: {got:?}");
+        };
+        assert_eq!(head.status, 401);
+        let body: serde_json::Value = serde_json::from_slice(body).unwrap();
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("`cm auth login acme`"),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn on_smol_a_success_or_a_request_without_a_login_passes_as_it_came() {
+        let dir = TestDir::new("renewal-smol-ok");
+        let store = CredentialStore::new(dir.path());
+        let renewal = Renewal::with_login(login("old-token"), store, "https://a.example/v1");
+        let (got, sent) = exchange_async(200, Some(renewal));
+        assert_eq!(sent.len(), 1);
+        assert!(matches!(&got[0], Input::HttpHead(_, head) if head.status == 200));
+        assert!(matches!(&got[2], Input::HttpEnd(HttpId(7))));
+
+        let (got, sent) = exchange_async(401, None);
+        assert_eq!((got.len(), sent.len()), (3, 1));
+        assert!(matches!(&got[0], Input::HttpHead(_, head) if head.status == 401));
     }
 }

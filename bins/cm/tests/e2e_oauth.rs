@@ -839,3 +839,77 @@ fn without_a_client_id_cm_registers_itself_and_keeps_the_id_for_refresh_and_revo
     assert_expectations_met(&server);
     seen.assert_no_secret();
 }
+
+#[test]
+fn cm_serve_renews_a_refused_token_and_retries_the_turn_s_request() {
+    let server = mock(
+        json!([
+            {"expect": bearer("seeded-at"), "fault": {"status": 401}},
+            {"expect": bearer("mock-at-1"), "text": "Served with the new token."},
+            {"expect": bearer("mock-at-1"), "text": "And again."}
+        ]),
+        OAuthScript {
+            refresh_tokens: vec!["seeded-rt".into()],
+            ..OAuthScript::default()
+        },
+    );
+    let mut sandbox = acme_sandbox(&server);
+    sandbox.env("CM_LOG", "debug");
+    seed(&sandbox, "seeded-at", "seeded-rt", now_ms() + 3_600_000);
+    let cm = common::http::Server::start(&sandbox, &[]);
+    let created = cm.request("POST", "/sessions", Some(&json!({"model": "acme/m1"})));
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.json()["id"].as_str().expect("id").to_string();
+    let turn = |text: &str| {
+        let done = cm.request(
+            "POST",
+            &format!("/sessions/{id}/messages?wait=true"),
+            Some(&json!({ "text": text })),
+        );
+        assert_eq!(done.status, 200, "{}", done.body);
+        done.json()
+    };
+    let first = turn("hi");
+    assert_eq!(first["end"], "completed", "{first}");
+    assert_eq!(first["text"], "Served with the new token.");
+    let second = turn("again");
+    assert_eq!(second["text"], "And again.", "{second}");
+
+    assert_expectations_met(&server);
+    assert_eq!(
+        paths(&server),
+        [
+            WELL_KNOWN,
+            "/v1/chat/completions",
+            "/oauth/token",
+            "/v1/chat/completions",
+            "/v1/chat/completions"
+        ],
+        "one renewal after the 401, unseen by the turn, and the renewed token kept"
+    );
+    let stored: Value = serde_json::from_str(
+        &std::fs::read_to_string(sandbox.root().join("data/cm/auth.json")).expect("auth.json"),
+    )
+    .expect("JSON");
+    assert_eq!(stored["providers"]["acme"]["access"], "mock-at-1");
+
+    // The debug log shows each exchange as the turn saw it (the retry's answer); nothing
+    // anywhere has a token.
+    let mut seen = Transcript::default();
+    let mut files = sandbox.session_files();
+    files_under(&sandbox.root().join("state"), &mut files);
+    let logs: Vec<String> = files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap_or_default())
+        .collect();
+    let debug = logs
+        .iter()
+        .find(|text| text.contains(" request POST "))
+        .expect("a debug log of the exchanges");
+    assert!(debug.contains("http 1 response 200"), "{debug}");
+    assert!(debug.contains("http 2 response 200"), "{debug}");
+    assert!(!debug.contains("response 401"), "{debug}");
+    seen.0.extend(logs);
+    seen.0.push(cm.stderr());
+    seen.assert_no_secret();
+}

@@ -150,6 +150,46 @@ fn several_sessions_run_their_turns_at_once() {
 }
 
 #[test]
+fn eight_sessions_stream_their_answers_at_the_same_time() {
+    // Each answer trickles out for well over a second.
+    let slow = json!({"trickle": {"bytes": 16, "interval_ms": 40}});
+    let model = mock(json!([{"text": "a slow and steady answer", "fault": slow, "repeat": 8}]));
+    let sandbox = sandbox("serve-eight", &model);
+    let server = Server::start(&sandbox, &[]);
+    let ids: Vec<String> = (0..8).map(|_| new_session(&server)).collect();
+    let mut events = server.events("/events", None);
+    for id in &ids {
+        let accepted = server.request(
+            "POST",
+            &format!("/sessions/{id}/messages"),
+            Some(&json!({"text": "hi"})),
+        );
+        assert_eq!(accepted.status, 202, "{}", accepted.body);
+    }
+    let mut finished = Vec::new();
+    let mut requested_before_first_end = None;
+    while finished.len() < ids.len() {
+        let event = events.next();
+        if event.name == "turn_done" {
+            requested_before_first_end.get_or_insert_with(|| model.requests().len());
+            assert_eq!(event.data["end"], "completed", "{}", event.data);
+            assert_eq!(event.data["text"], "a slow and steady answer");
+            finished.push(event.data["session"].as_str().unwrap().to_string());
+        }
+    }
+    // One after another, the first turn would end before the second request was sent.
+    assert_eq!(
+        requested_before_first_end,
+        Some(ids.len()),
+        "every session's request reached the model before any answer ended"
+    );
+    finished.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(finished, expected);
+}
+
+#[test]
 fn a_permission_question_waits_for_its_answer() {
     let model = mock(json!([
         {"tool_calls": [call("w1", "write", json!({"path": "new.txt", "content": "made\n"}))]},
@@ -258,6 +298,25 @@ fn abort_stops_a_running_turn_and_keeps_the_session() {
         Some(&json!({"text": "go on"})),
     );
     assert_eq!(again.json()["text"], "after the abort");
+}
+
+#[test]
+fn an_abort_sent_as_the_turn_starts_is_not_lost() {
+    let model = mock(json!([{"text": "never", "fault": {"stall": true}}]));
+    let sandbox = sandbox("serve-abort-early", &model);
+    let server = Server::start(&sandbox, &[]);
+    let id = new_session(&server);
+    let mut events = server.events(&format!("/sessions/{id}/events"), None);
+    let accepted = server.request(
+        "POST",
+        &format!("/sessions/{id}/messages"),
+        Some(&json!({"text": "take forever"})),
+    );
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    let aborted = server.request("POST", &format!("/sessions/{id}/abort"), None);
+    assert_eq!(aborted.status, 202, "{}", aborted.body);
+    let done = events.until("turn_done").pop().unwrap();
+    assert_eq!(done.data["end"], "aborted", "{}", done.data);
 }
 
 #[test]

@@ -8,6 +8,7 @@ use std::time::Duration;
 use async_channel::{Receiver, Sender};
 use cm_driver::{abandon, feed, DriverError, Input, RecordSink, Runtime, ToolHost};
 use cm_proto::agent::{Agent, AskId, Decision, Event, HttpId, Outcome, Output};
+use cm_proto::http::Request;
 use cm_proto::message::Part;
 use cm_proto::provider::Credential;
 use cm_proto::time::Millis;
@@ -25,12 +26,27 @@ pub enum Update {
     Done(Outcome),
 }
 
+/// Where a [`SmolDriver`] sends the agent's HTTP exchanges: a [`SmolClient`], or a
+/// wrapper around one that changes requests or answers on their way (a renewed
+/// credential, a debug log).
+pub trait Exchanges: Send + 'static {
+    /// Runs exchange `id`, reporting to `inputs` as [`SmolClient::exchange`] does: a head,
+    /// body pieces, then `HttpEnd` or `HttpError`. Dropping the task cancels the exchange.
+    fn start(&self, id: HttpId, request: Request, inputs: Sender<Input>) -> Task<()>;
+}
+
+impl Exchanges for SmolClient {
+    fn start(&self, id: HttpId, request: Request, inputs: Sender<Input>) -> Task<()> {
+        SmolClient::start(self, id, request, inputs)
+    }
+}
+
 /// What a turn's credentials callback is: the credential for a provider id.
 pub type CredentialFn<'a> = dyn FnMut(&str) -> Option<Credential> + Send + 'a;
 
 /// Runs the turns of one session's agent on smol.
 ///
-/// Requests go through a shared [`SmolClient`], each exchange a task that dropping
+/// Requests go through a shared [`SmolClient`] (or another [`Exchanges`]), each exchange a task that dropping
 /// cancels; tool runs go to a [`ToolHost`] on blocking threads. Everything the agent
 /// reports is published as [`Update`]s to every subscriber ([`Handle::subscribe`]);
 /// permission questions wait for [`Handle::answer`] (or are answered at once after
@@ -69,9 +85,9 @@ pub type CredentialFn<'a> = dyn FnMut(&str) -> Option<Credential> + Send + 'a;
 /// });
 /// # }
 /// ```
-pub struct SmolDriver {
+pub struct SmolDriver<H: Exchanges = SmolClient> {
     runtime: Arc<dyn Runtime>,
-    http: SmolClient,
+    http: H,
     tools: ToolHost,
     sender: Sender<Input>,
     inputs: Receiver<Input>,
@@ -118,9 +134,9 @@ impl Handle {
     }
 }
 
-impl SmolDriver {
+impl<H: Exchanges> SmolDriver<H> {
     /// A driver sending requests through `http` and tool runs through `tools`.
-    pub fn new(runtime: Arc<dyn Runtime>, http: SmolClient, tools: ToolHost) -> SmolDriver {
+    pub fn new(runtime: Arc<dyn Runtime>, http: H, tools: ToolHost) -> SmolDriver<H> {
         let (sender, inputs) = async_channel::unbounded();
         SmolDriver {
             runtime,
@@ -135,7 +151,7 @@ impl SmolDriver {
 
     /// This driver, answering every question itself with `decision` (for sessions with
     /// nobody to ask); the question and answer are still published.
-    pub fn answer_all(mut self, decision: Decision) -> SmolDriver {
+    pub fn answer_all(mut self, decision: Decision) -> SmolDriver<H> {
         self.answer_all = Some(decision);
         self
     }
@@ -197,7 +213,7 @@ impl SmolDriver {
     }
 }
 
-impl fmt::Debug for SmolDriver {
+impl<H: Exchanges + fmt::Debug> fmt::Debug for SmolDriver<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SmolDriver")
             .field("http", &self.http)
@@ -208,8 +224,8 @@ impl fmt::Debug for SmolDriver {
 }
 
 /// One running turn; dropped unfinished, it aborts the turn.
-struct Turn<'a> {
-    driver: &'a mut SmolDriver,
+struct Turn<'a, H: Exchanges> {
+    driver: &'a mut SmolDriver<H>,
     agent: &'a mut Agent,
     log: &'a mut (dyn RecordSink + Send),
     /// Exchanges in flight; dropping a task cancels it.
@@ -218,7 +234,7 @@ struct Turn<'a> {
     over: bool,
 }
 
-impl Turn<'_> {
+impl<H: Exchanges> Turn<'_, H> {
     async fn pump(&mut self, credentials: &mut CredentialFn<'_>) -> Result<Outcome, DriverError> {
         loop {
             while let Some(output) = self.agent.poll_output() {
@@ -321,7 +337,7 @@ async fn wait(
     smol::future::or(async { inputs.recv().await.ok() }, expired).await
 }
 
-impl Drop for Turn<'_> {
+impl<H: Exchanges> Drop for Turn<'_, H> {
     /// A turn dropped mid-way (its future was dropped) is aborted, and the abort's
     /// records and updates still go out; there is nobody left to ask for a credential.
     fn drop(&mut self) {

@@ -21,6 +21,6 @@ mod runtime;
 mod tls;
 
 pub use client::SmolClient;
-pub use driver::{CredentialFn, Handle, SmolDriver, Update};
+pub use driver::{CredentialFn, Exchanges, Handle, SmolDriver, Update};
 pub use fanout::Fanout;
 pub use runtime::SmolRuntime;

@@ -4,22 +4,24 @@
 //! tools) and the user's message; the engine runs the turn somewhere that may block,
 //! sends every agent event and finally the core back on an async channel, and gives the
 //! server a [`TurnControl`] to abort the turn or answer its permission questions.
-//! [`ThreadEngine`] drives cm-driver's blocking `Driver` on a thread of its own; an async
-//! driver can take its place without the server changing.
+//! [`SmolEngine`] runs turns as tasks of the server's smol executor through cm-smol's
+//! async driver, so many sessions' turns share a few threads and one connection pool.
 
-use std::panic::{self, AssertUnwindSafe};
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::sync::mpsc::Sender;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
-use cm_driver::{Input, Runtime, ToolHost};
+use cm_driver::{Runtime, ToolHost};
 use cm_host::{SessionLog, Workspace};
-use cm_proto::agent::{Agent, AskId, Decision, Event, Outcome, Question};
+use cm_proto::agent::{Agent, AskId, Decision, Event, Outcome};
 use cm_proto::message::Part;
+use cm_smol::{Exchanges, Handle, SmolClient, SmolDriver, Update};
+use smol::future::FutureExt;
 
-use crate::debug_log::DebugLog;
-use crate::drive::ureq_driver;
+use crate::debug_log::{DebugLog, LoggingExchanges};
 use crate::providers::Provider;
+use crate::renewal::RenewingExchanges;
 use crate::secrets::{RedactingLog, Secrets};
 
 /// Everything a turn of one session needs, owned by the session between turns and by
@@ -33,7 +35,7 @@ pub struct SessionCore {
     pub provider: Provider,
     /// The session's tools (its read log and todo list live across turns).
     pub tools: ToolHost,
-    /// The clock and workers of the tools.
+    /// The clock and workers of the tools (smol's blocking pool).
     pub runtime: Arc<dyn Runtime>,
     /// The workspace root.
     pub workspace: Workspace,
@@ -89,112 +91,147 @@ pub trait TurnEngine: Send + Sync {
     ) -> Arc<dyn TurnControl>;
 }
 
-/// Runs each turn through cm-driver's blocking driver on a thread of its own.
-#[derive(Debug, Default)]
-pub struct ThreadEngine;
+/// Runs every turn as a task on smol's executor through cm-smol's [`SmolDriver`], all
+/// sessions' requests through one [`SmolClient`] (its keep-alive pool shared), with the
+/// OAuth renewal and debug log of `cm run` around each exchange.
+#[derive(Debug, Clone)]
+pub struct SmolEngine {
+    http: SmolClient,
+}
 
-struct InputControl(Mutex<Sender<Input>>);
+impl SmolEngine {
+    /// An engine whose turns send their requests through `http`.
+    pub fn new(http: SmolClient) -> SmolEngine {
+        SmolEngine { http }
+    }
+}
 
-impl TurnControl for InputControl {
+/// A running turn, steered through its driver's handle.
+struct HandleControl {
+    handle: Handle,
+    /// Set by [`TurnControl::abort`]: an abort sent before the turn began was discarded
+    /// with the driver's stale inputs, so the turn sends it again once it has begun.
+    aborted: Arc<AtomicBool>,
+}
+
+impl TurnControl for HandleControl {
     fn abort(&self) {
-        let _ = self
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .send(Input::Interrupt);
+        self.aborted.store(true, Ordering::SeqCst);
+        self.handle.abort();
     }
 
     fn answer(&self, id: AskId, decision: Decision) {
-        let _ = self
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .send(Input::Answer(id, decision));
+        self.handle.answer(id, decision);
     }
 }
 
-/// The driver's UI port: events go out on the channel; questions are already events
-/// (`permission_asked`), answered through [`TurnControl::answer`].
-struct EventPort {
-    events: async_channel::Sender<TurnEvent>,
-    debug: Option<DebugLog>,
-}
-
-impl cm_driver::Ui for EventPort {
-    fn show(&mut self, event: &Event) {
-        if let Some(log) = &self.debug {
-            log.event(event);
-        }
-        let _ = self.events.send_blocking(TurnEvent::Agent(event.clone()));
-    }
-
-    fn ask(&mut self, _id: AskId, _question: &Question, _inputs: &Sender<Input>) {}
-}
-
-impl TurnEngine for ThreadEngine {
+impl TurnEngine for SmolEngine {
     fn start(
         &self,
         core: SessionCore,
         parts: Vec<Part>,
         events: async_channel::Sender<TurnEvent>,
     ) -> Arc<dyn TurnControl> {
-        let mut driver = ureq_driver(
-            Arc::clone(&core.runtime),
-            core.tools.clone(),
-            core.provider.renewal.clone(),
+        let http = LoggingExchanges::new(
+            RenewingExchanges::new(self.http.clone(), core.provider.renewal.clone()),
             core.debug.clone(),
         );
-        let control = Arc::new(InputControl(Mutex::new(driver.inputs())));
-        let name = format!("cm-turn-{}", core.log.id());
-        let slot = Arc::new(Mutex::new(Some((core, parts))));
-        let theirs = Arc::clone(&slot);
-        let reports = events.clone();
-        let spawned = std::thread::Builder::new().name(name).spawn(move || {
-            let taken = theirs.lock().unwrap_or_else(PoisonError::into_inner).take();
-            let Some((mut core, parts)) = taken else {
-                return;
-            };
-            let ran = panic::catch_unwind(AssertUnwindSafe(|| {
-                let credential = core.provider.credential.clone();
-                let mut credentials = |_: &str| credential.clone();
-                let secrets = Secrets::from_process(core.provider.credential.as_ref());
-                let mut port = EventPort {
-                    events: reports.clone(),
-                    debug: core.debug.clone(),
-                };
-                let mut log = RedactingLog {
-                    log: &mut core.log,
-                    secrets: &secrets,
-                };
-                driver
-                    .run_turn(
-                        &mut core.agent,
-                        parts,
-                        &mut port,
-                        &mut log,
-                        &mut credentials,
-                    )
-                    .map_err(|e| e.to_string())
-            }));
-            let finished = match ran {
-                Ok(result) => Finished {
-                    core: Some(core),
-                    result,
-                },
-                Err(_) => Finished {
-                    core: None,
-                    result: Err("the turn failed unexpectedly; the session was closed".into()),
-                },
-            };
-            let _ = reports.send_blocking(TurnEvent::Finished(Box::new(finished)));
-        });
-        if spawned.is_err() {
-            let taken = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
-            let _ = events.try_send(TurnEvent::Finished(Box::new(Finished {
-                core: taken.map(|(core, _)| core),
-                result: Err("cannot start a thread for the turn".into()),
-            })));
-        }
-        control
+        let driver = SmolDriver::new(Arc::clone(&core.runtime), http, core.tools.clone());
+        let handle = driver.handle();
+        // Subscribed before the turn starts, so no update is missed.
+        let updates = handle.subscribe_unbounded();
+        let control = HandleControl {
+            handle,
+            aborted: Arc::new(AtomicBool::new(false)),
+        };
+        let turn = Steering {
+            updates,
+            handle: control.handle.clone(),
+            aborted: Arc::clone(&control.aborted),
+        };
+        smol::spawn(run(driver, core, parts, turn, events)).detach();
+        Arc::new(control)
     }
+}
+
+/// The turn's side of its [`HandleControl`]: its updates, and the abort to repeat.
+struct Steering {
+    updates: async_channel::Receiver<Update>,
+    handle: Handle,
+    aborted: Arc<AtomicBool>,
+}
+
+/// Runs one turn, relaying its events as they come, then reports how it ended.
+async fn run<H: Exchanges>(
+    mut driver: SmolDriver<H>,
+    mut core: SessionCore,
+    parts: Vec<Part>,
+    steering: Steering,
+    events: async_channel::Sender<TurnEvent>,
+) {
+    let updates = &steering.updates;
+    let debug = core.debug.clone();
+    let relay = |update: Update| {
+        let Update::Event(event) = update else {
+            return None;
+        };
+        if let Some(log) = &debug {
+            log.event(&event);
+        }
+        Some(TurnEvent::Agent(event))
+    };
+    let turn = AssertUnwindSafe(async {
+        let credential = core.provider.credential.clone();
+        let mut credentials = move |_: &str| credential.clone();
+        let secrets = Secrets::from_process(core.provider.credential.as_ref());
+        let mut log = RedactingLog {
+            log: &mut core.log,
+            secrets: &secrets,
+        };
+        let relaying = async {
+            let mut begun = false;
+            while let Ok(update) = updates.recv().await {
+                // The first update comes after the driver discarded its stale inputs.
+                if !begun {
+                    begun = true;
+                    if steering.aborted.load(Ordering::SeqCst) {
+                        steering.handle.abort();
+                    }
+                }
+                if let Some(event) = relay(update) {
+                    let _ = events.send(event).await;
+                }
+            }
+            std::future::pending().await
+        };
+        smol::future::or(
+            async {
+                driver
+                    .run_turn(&mut core.agent, parts, &mut log, &mut credentials)
+                    .await
+                    .map_err(|e| e.to_string())
+            },
+            relaying,
+        )
+        .await
+    })
+    .catch_unwind()
+    .await;
+    // What the turn published after the relay last ran.
+    while let Ok(update) = updates.try_recv() {
+        if let Some(event) = relay(update) {
+            let _ = events.send(event).await;
+        }
+    }
+    let finished = match turn {
+        Ok(result) => Finished {
+            core: Some(core),
+            result,
+        },
+        Err(_) => Finished {
+            core: None,
+            result: Err("the turn failed unexpectedly; the session was closed".into()),
+        },
+    };
+    let _ = events.send(TurnEvent::Finished(Box::new(finished))).await;
 }

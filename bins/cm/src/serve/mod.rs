@@ -28,9 +28,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use cm_driver::ClientOptions;
 use cm_host::{Dirs, SessionStore, Workspace};
 use cm_proto::config::Config;
 use cm_proto::http::RequestDecoder;
+use cm_smol::SmolClient;
 use serde_json::{json, Value};
 use smol::future::FutureExt;
 
@@ -155,7 +157,9 @@ fn serve(args: &ServeArgs) -> Result<(), Failure> {
     let sessions = Arc::new(Sessions::new(
         SessionStore::new(dirs.sessions()),
         cwd,
-        Arc::new(engine::ThreadEngine),
+        Arc::new(engine::SmolEngine::new(SmolClient::new(
+            ClientOptions::from_env(),
+        ))),
         Arc::clone(&hub),
     ));
     let app = Arc::new(App {

@@ -15,11 +15,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use cm_driver::{Runtime, StdRuntime};
+use cm_driver::Runtime;
 use cm_host::{SessionId, SessionStore, StoreError};
 use cm_proto::agent::{Agent, AskId, Decision, Event};
 use cm_proto::message::{Message, Part, Role};
 use cm_proto::session::{self, Record, SessionState};
+use cm_smol::SmolRuntime;
 use serde_json::{json, Value};
 
 use super::engine::{Finished, SessionCore, TurnControl, TurnEngine, TurnEvent};
@@ -681,7 +682,7 @@ fn prepare(cwd: &Path, model: Option<String>) -> Result<Prepared, ApiError> {
 
 fn core_of(prepared: Prepared, log: cm_host::SessionLog, state: &SessionState) -> SessionCore {
     let agent = Agent::resume(prepared.config, state, entropy());
-    let runtime: Arc<dyn Runtime> = Arc::new(StdRuntime::new());
+    let runtime: Arc<dyn Runtime> = Arc::new(SmolRuntime::new());
     let tools = drive::tool_host(
         &agent,
         &prepared.provider,
