@@ -29,6 +29,16 @@ pub(crate) struct GrepCall<'a> {
     capped: bool,
 }
 
+/// What to use instead when a pattern names a Unicode table grep leaves out.
+fn unicode_hint(error: &regex::Error) -> &'static str {
+    if error.to_string().contains("Unicode") {
+        "\nUnicode scripts, ages and boolean properties (\\p{Greek}) are not available: use \
+         general categories such as \\pL, \\p{Lu} or \\w, or explicit ranges ([\\x{370}-\\x{3FF}])."
+    } else {
+        ""
+    }
+}
+
 impl<'a> GrepCall<'a> {
     pub(crate) fn parse(input: &'a Value) -> Result<GrepCall<'a>, Box<ToolOutcome>> {
         let fail = |e: cm_proto::tool::args::ArgError| ToolOutcome::error(format!("grep: {e}"));
@@ -43,7 +53,8 @@ impl<'a> GrepCall<'a> {
                     "grep: the pattern {pattern_text:?} is not a valid regular expression:\n{e}\n\
                      Patterns use Rust regex syntax: escape ( ) [ ] {{ }} . * + ? | ^ $ \\ \
                      with a backslash to match them literally; look-around and \
-                     backreferences are not supported."
+                     backreferences are not supported.{}",
+                    unicode_hint(&e)
                 ))
             })?;
         let include = match include_text {

@@ -184,6 +184,25 @@ fn grep_include_and_path_narrow_the_files() {
 }
 
 #[test]
+fn a_unicode_script_class_is_refused_with_what_to_use_instead() {
+    let fs = repo();
+    let out = grep(&fs, &json!({"pattern": "\\p{Greek}+"}));
+    assert!(out.is_error);
+    let message = text(&out);
+    assert!(
+        message.contains("not a valid regular expression"),
+        "{message}"
+    );
+    assert!(
+        message.contains("use general categories such as \\pL"),
+        "{message}"
+    );
+    // General categories and the Perl classes stay Unicode-aware.
+    let out = grep(&fs, &json!({"pattern": "\\p{Lu}\\w+"}));
+    assert!(!out.is_error, "{}", text(&out));
+}
+
+#[test]
 fn an_invalid_regex_is_an_error_the_model_can_fix() {
     let fs = repo();
     let out = grep(&fs, &json!({"pattern": "fn main("}));
