@@ -1,9 +1,10 @@
-//! Running turns through cm-driver: the ureq HTTP client, the native tool
+//! Running turns through cm-driver: cm-smol's HTTP client (blocking adapter), the native tool
 //! host, the session log as the record sink, and cm's output and questions as the UI.
 
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 
+use cm_driver::ClientOptions;
 use cm_driver::{Driver, Input, RecordSink, Runtime, StdRuntime, ToolHost};
 use cm_host::{StoreError, Workspace};
 use cm_proto::agent::{Agent, AskId, Decision, End, Event, Outcome, Question};
@@ -11,7 +12,7 @@ use cm_proto::message::Part;
 use cm_proto::provider::Credential;
 use cm_proto::session::Record;
 use cm_proto::tool::{todo, ToolOptions};
-use cm_ureq::{ClientOptions, UreqClient, UreqFetcher};
+use cm_smol::{BlockingSmolClient, SmolClient, SmolFetcher};
 
 use crate::ask::{self, Asker};
 use crate::debug_log::{DebugLog, LoggingHttp};
@@ -87,25 +88,27 @@ pub fn tool_host(
     provider: &Provider,
     workspace: Workspace,
     runtime: Arc<dyn Runtime>,
+    http: &SmolClient,
 ) -> ToolHost {
     let options = ToolOptions {
         images: provider.images,
         ..ToolOptions::default()
     };
     ToolHost::new(workspace, options, runtime)
-        .with_web(Arc::new(UreqFetcher::new(ClientOptions::from_env())))
+        .with_web(Arc::new(SmolFetcher::new(http.clone())))
         .with_todos(todo::from_history(agent.history()))
 }
 
-/// The blocking driver: ureq for HTTP (OAuth tokens renewed by `renewal`, exchanges
-/// logged to `debug`), `tools` for the tools.
-pub fn ureq_driver(
+/// The blocking driver: `http` for the requests (OAuth tokens renewed by `renewal`,
+/// exchanges logged to `debug`), `tools` for the tools.
+pub fn blocking_driver(
     runtime: Arc<dyn Runtime>,
+    http: &SmolClient,
     tools: ToolHost,
     renewal: Option<Renewal>,
     debug: Option<DebugLog>,
-) -> Driver<LoggingHttp<RenewingHttp<UreqClient>>, ToolHost> {
-    let client = UreqClient::new(ClientOptions::from_env());
+) -> Driver<LoggingHttp<RenewingHttp<BlockingSmolClient>>, ToolHost> {
+    let client = BlockingSmolClient::new(http.clone());
     let http = LoggingHttp::new(RenewingHttp::new(client, renewal), debug);
     Driver::new(runtime, http, tools)
 }
@@ -114,7 +117,7 @@ pub fn ureq_driver(
 /// through the same driver, HTTP client, tool host and Ctrl-C handler.
 pub struct Turns {
     agent: Agent,
-    driver: Driver<LoggingHttp<RenewingHttp<UreqClient>>, ToolHost>,
+    driver: Driver<LoggingHttp<RenewingHttp<BlockingSmolClient>>, ToolHost>,
     session: OpenSession,
     credential: Option<Credential>,
     interrupt: Interrupt,
@@ -141,8 +144,16 @@ impl Turns {
         debug: Option<DebugLog>,
     ) -> Result<Turns, Failure> {
         let runtime: Arc<dyn Runtime> = Arc::new(StdRuntime::new());
-        let tools = tool_host(&agent, provider, workspace, Arc::clone(&runtime));
-        let driver = ureq_driver(runtime, tools, provider.renewal.clone(), debug.clone());
+        // One client for the model's requests and webfetch: one keep-alive pool.
+        let http = SmolClient::new(ClientOptions::from_env());
+        let tools = tool_host(&agent, provider, workspace, Arc::clone(&runtime), &http);
+        let driver = blocking_driver(
+            runtime,
+            &http,
+            tools,
+            provider.renewal.clone(),
+            debug.clone(),
+        );
         let sender = driver.inputs();
         let interrupt = Interrupt::install(move || {
             let _ = sender.send(Input::Interrupt);

@@ -24,7 +24,6 @@ mod drive;
 mod exit;
 mod fetch_once;
 mod help;
-mod http_get;
 mod init_cmd;
 mod interrupt;
 mod models_cmd;

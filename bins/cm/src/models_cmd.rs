@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 
 use crate::args::{text_value, usage_error, Command};
 use crate::exit::{Failure, Status};
-use crate::http_get::{self, GetError};
+use crate::fetch_once::{self, GetError};
 use crate::sessions_cmd::utc_minutes;
 use crate::{catalog_cache, config_files, help, providers};
 
@@ -308,11 +308,11 @@ fn probe_local(context: &Context, ids: &[String]) -> Vec<Probe> {
         endpoint.credential = provider.credential.clone();
         let request = models_request(provider.format, &endpoint);
         let url = request.url.clone();
-        let handle = std::thread::spawn(move || match http_get::send(request, PROBE_LIMIT) {
-            Ok(response) if response.status == 200 => {
+        let handle = std::thread::spawn(move || match fetch_once::send(request, PROBE_LIMIT) {
+            Ok(response) if response.head.status == 200 => {
                 parse_model_ids(&response.body).map_err(|e| e.to_string())
             }
-            Ok(response) => Err(format!("the server answered HTTP {}", response.status)),
+            Ok(response) => Err(format!("the server answered HTTP {}", response.head.status)),
             Err(e @ GetError::TimedOut(_)) => Err(format!("no server answered ({e})")),
             Err(e) => Err(format!("no server ({e})")),
         });
@@ -724,9 +724,9 @@ fn refresh(data: &Path, out: &mut dyn Write) -> Result<(), Failure> {
         ))
     };
     let response =
-        http_get::get(&url, REFRESH_LIMIT).map_err(|e| nothing_changed(e.to_string()))?;
-    if response.status != 200 {
-        return Err(nothing_changed(format!("HTTP {}", response.status)));
+        fetch_once::get(&url, REFRESH_LIMIT).map_err(|e| nothing_changed(e.to_string()))?;
+    if response.head.status != 200 {
+        return Err(nothing_changed(format!("HTTP {}", response.head.status)));
     }
     let text = String::from_utf8_lossy(&response.body);
     let fetched = Catalog::parse(&text)

@@ -16,7 +16,6 @@ use std::time::Duration;
 use cm_host::{CredentialStore, Credentials, Dirs, SessionStore, StoredCredential, Workspace};
 use cm_proto::auth::api_key::mask;
 use cm_proto::config::{expand_env, Config, ModelRef};
-use cm_proto::http::Headers;
 use cm_proto::model::listing::{models_request, parse_model_ids};
 use cm_proto::provider::profile::{self, AuthKind};
 use cm_proto::time::UnixMillis;
@@ -29,7 +28,7 @@ use crate::providers::{KeySource, Provider};
 use crate::renewal::Renewal;
 use crate::secrets::Secrets;
 use crate::sessions_cmd::utc_minutes;
-use crate::{catalog_cache, config_files, help, http_get, providers};
+use crate::{catalog_cache, config_files, fetch_once, help, providers};
 
 /// How long one provider has to answer `--check`.
 const CHECK_LIMIT: Duration = Duration::from_secs(15);
@@ -367,12 +366,16 @@ fn check(report: &Report, env: &dyn Fn(&str) -> Option<String>) -> Vec<Check> {
         let url = request.url.clone();
         let format = provider.format;
         let secrets = Secrets::gather(provider.credential.as_ref(), []);
-        let handle = std::thread::spawn(move || match http_get::send(request, CHECK_LIMIT) {
-            Ok(response) if response.status == 200 => parse_model_ids(&response.body)
+        let handle = std::thread::spawn(move || match fetch_once::send(request, CHECK_LIMIT) {
+            Ok(response) if response.head.status == 200 => parse_model_ids(&response.body)
                 .map(|ids| ids.len())
                 .map_err(|e| e.to_string()),
             Ok(response) => {
-                let error = format.classify_error(response.status, &Headers::new(), &response.body);
+                let error = format.classify_error(
+                    response.head.status,
+                    &response.head.headers,
+                    &response.body,
+                );
                 Err(secrets.redact(&format!("HTTP {error}")).into_owned())
             }
             Err(e) => Err(e.to_string()),

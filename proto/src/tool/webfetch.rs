@@ -204,6 +204,15 @@ impl fmt::Display for FetchError {
 
 impl std::error::Error for FetchError {}
 
+/// The `Accept` header `webfetch` sends: pages and text first, anything else last.
+pub const WEBFETCH_ACCEPT: &str = "text/html, application/xhtml+xml;q=0.9, text/markdown;q=0.9, \
+                                   text/plain;q=0.8, application/json;q=0.8, */*;q=0.1";
+
+/// Whether `status` is a redirect `webfetch` follows (to its `Location`).
+pub fn is_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
 /// Checks that `url` is an absolute `http` or `https` URL a request can be made to.
 pub fn check_url(url: &str) -> Result<(), FetchError> {
     match Url::parse(url) {

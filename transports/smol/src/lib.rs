@@ -10,17 +10,25 @@
 //! cm-driver's `ToolHost`. What the agent reports is fanned out as [`Update`]s to every
 //! subscriber of the driver's [`Handle`], which also answers questions and aborts.
 //! Dropping a turn's future aborts the turn and still writes its last records.
+//!
+//! For blocking callers, [`BlockingSmolClient`] puts a [`SmolClient`] behind cm-driver's
+//! `HttpClient` (for its blocking `Driver`), and [`SmolFetcher`] is `webfetch`'s
+//! `WebFetcher` on one.
 #![forbid(unsafe_code)]
 
+mod blocking;
 mod client;
 mod connect;
 mod driver;
 mod fanout;
+mod fetch;
 mod pool;
 mod runtime;
 mod tls;
 
+pub use blocking::BlockingSmolClient;
 pub use client::SmolClient;
 pub use driver::{CredentialFn, Exchanges, Handle, SmolDriver, Update};
 pub use fanout::Fanout;
+pub use fetch::SmolFetcher;
 pub use runtime::SmolRuntime;

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use cm_driver::WebFetcher;
 use cm_proto::http::Url;
-use cm_proto::tool::webfetch::{check_url, FetchError, FetchLimits, Fetched};
+use cm_proto::tool::webfetch::{check_url, FetchError, FetchLimits, Fetched, WEBFETCH_ACCEPT};
 use ureq::tls::RootCerts;
 use ureq::ResponseExt;
 
@@ -21,10 +21,6 @@ use crate::client::{proxy_for, tls_config};
 use crate::ClientOptions;
 
 const READ_BUFFER: usize = 16 * 1024;
-
-/// What `webfetch` asks servers for: pages and text first, anything else last.
-const ACCEPT: &str = "text/html, application/xhtml+xml;q=0.9, text/markdown;q=0.9, \
-                      text/plain;q=0.8, application/json;q=0.8, */*;q=0.1";
 
 /// Fetches pages for `webfetch` with the proxies and trust roots of [`ClientOptions`].
 #[derive(Clone)]
@@ -70,7 +66,7 @@ impl UreqFetcher {
             .timeout_global(Some(limits.timeout))
             .timeout_connect(Some(self.options.connect_timeout.min(limits.timeout)))
             .user_agent(self.options.user_agent.as_str())
-            .accept(ACCEPT)
+            .accept(WEBFETCH_ACCEPT)
             .proxy(proxy)
             .tls_config(tls_config(&self.options, &self.roots))
             .build()

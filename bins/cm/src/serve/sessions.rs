@@ -15,12 +15,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use cm_driver::Runtime;
+use cm_driver::{ClientOptions, Runtime};
 use cm_host::{SessionId, SessionStore, StoreError};
 use cm_proto::agent::{Agent, AskId, Decision, Event};
 use cm_proto::message::{Message, Part, Role};
 use cm_proto::session::{self, Record, SessionState};
-use cm_smol::SmolRuntime;
+use cm_smol::{SmolClient, SmolRuntime};
 use serde_json::{json, Value};
 
 use super::engine::{Finished, SessionCore, TurnControl, TurnEngine, TurnEvent};
@@ -688,6 +688,7 @@ fn core_of(prepared: Prepared, log: cm_host::SessionLog, state: &SessionState) -
         &prepared.provider,
         prepared.workspace.clone(),
         Arc::clone(&runtime),
+        &SmolClient::new(ClientOptions::from_env()),
     );
     SessionCore {
         agent,
